@@ -1,0 +1,113 @@
+"""Checkpoints: the network for a config, atomic saves named by step, weights-only loads.
+
+`checkpoints/step-00000040.pt` holds {"step", "architecture", "model"} for the workers and, for the
+trainer's resume, whatever else the trainer adds (optimizer state, settings). Every value is a
+tensor or plain data, so `torch.load(weights_only=True)` reads it without running any code.
+"""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from muzero_lite.config import Config
+from muzero_lite.envs import Environment
+from muzero_lite.games import publish
+from networks import Architecture, MuZeroNet
+
+NAME = re.compile(r"^step-(\d{8,})\.pt$")
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read; the message says why in one line."""
+
+
+class ArchitectureMismatch(CheckpointError):
+    """A checkpoint made for another network; the message names the settings that differ."""
+
+
+def architecture_for(config: Config, env: Environment) -> Architecture:
+    n = config.network
+    return Architecture(
+        observation_shape=tuple(env.observation_shape),
+        num_actions=env.num_actions,
+        stack=config.env.stack,
+        pixels=env.pixels,
+        channels=n.channels,
+        blocks=n.blocks,
+        hidden_size=n.hidden_size,
+        head_size=n.head_size,
+        support_size=n.support_size,
+    )
+
+
+def checkpoint_path(directory: Path, step: int) -> Path:
+    return directory / f"step-{step:08d}.pt"
+
+
+def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every complete checkpoint, oldest first."""
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := NAME.match(p.name))]
+    return sorted(found)
+
+
+def save_checkpoint(directory: Path, step: int, model: MuZeroNet, **extra: Any) -> Path:
+    """Atomic save of weights (plus `extra` for resuming) as `step-<step>.pt`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {
+        "step": step,
+        "architecture": model.arch.to_dict(),
+        "model": model.state_dict(),
+        **extra,
+    }
+    path = checkpoint_path(directory, step)
+    path.unlink(missing_ok=True)  # a re-save of the same step replaces the old file
+    return publish(path, lambda f: torch.save(state, f))
+
+
+def load_weights(path: Path, model: MuZeroNet) -> int:
+    """Load a checkpoint's weights into `model` (weights only, no code); returns its step."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(f"{path.name} cannot be read: {e}".splitlines()[0]) from None
+    if not isinstance(state, dict) or not {"step", "architecture", "model"} <= state.keys():
+        raise CheckpointError(f"{path.name} is not a MuZero-Lite checkpoint")
+    expected = model.arch.to_dict()
+    mismatch = [
+        f"{key}={state['architecture'].get(key)!r} (this config: {value!r})"
+        for key, value in expected.items()
+        if state["architecture"].get(key) != value
+    ]
+    if mismatch:
+        raise ArchitectureMismatch(
+            f"{path.name} was made for another network: {', '.join(mismatch)}; "
+            "use the config it was trained with, or another --data-dir"
+        )
+    model.load_state_dict(state["model"])
+    return int(state["step"])
+
+
+def load_latest(directory: Path, model: MuZeroNet, newer_than: int = -1) -> int | None:
+    """Load the newest checkpoint with a step above `newer_than`; None when there is none.
+
+    A newest file that cannot be read (say, a disk error) falls back to the one before it; an
+    architecture mismatch is an error, since every older checkpoint would mismatch too.
+    """
+    for step, path in reversed(list_checkpoints(directory)):
+        if step <= newer_than:
+            return None
+        try:
+            return load_weights(path, model)
+        except ArchitectureMismatch:
+            raise
+        except CheckpointError as e:
+            print(f"warning: skipping checkpoint {e}", flush=True)
+    return None
+
+
+def build_model(config: Config, env: Environment) -> MuZeroNet:
+    return MuZeroNet(architecture_for(config, env))

@@ -1,0 +1,62 @@
+"""What the entry scripts share: common arguments, and one clear line plus exit 2 for bad input."""
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from muzero_lite.checkpoints import CheckpointError
+from muzero_lite.config import Config, ConfigError, load_config
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="settings file, e.g. configs/mario.toml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting (repeatable), e.g. --set search.width=4",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=REPO_ROOT,
+        help="folder holding games/, gifs/ and checkpoints/ (default: the repository root)",
+    )
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    return load_config(args.config, args.overrides)
+
+
+def check_writable(folder: Path) -> None:
+    """Fail early, with one line, when the data folder cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create data folder {str(folder)!r}: {e.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"data folder {str(folder)!r} is not writable")
+
+
+def run_entry(main: Callable[[], int]) -> None:
+    """Run an entry point: SIGTERM stops it like Ctrl-C, bad input is one line with exit 2."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        sys.exit(main())
+    except (ConfigError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("stopped; unfinished work was discarded, finished files are complete", flush=True)
+        sys.exit(0)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

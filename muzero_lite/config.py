@@ -1,0 +1,185 @@
+"""Settings: one dataclass per part, loaded from a TOML file and overridable with `--set`.
+
+A config file has one table per section (`[env]`, `[network]`, `[search]`, `[selfplay]`); every key
+is a field of that section's dataclass. Unknown sections or keys, and values of the wrong type, are
+errors that name the valid choices, so a typo never silently falls back to a default.
+"""
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A bad setting, file or environment: reported as one line, exit status 2."""
+
+
+@dataclass
+class EnvConfig:
+    id: str = "CartPole-v1"
+    """Gymnasium environment id (Mario: `SuperMarioBros-v0` with `stages`, or one stage's id)."""
+    stages: list[str] = field(default_factory=list)
+    """Mario only: stages such as "1-1" to sample one from per episode; empty plays `id` as is."""
+    actions: str = "simple"
+    """Mario only: button combinations, one of right_only, simple, complex."""
+    max_episode_steps: int = 500
+    """Agent steps per episode; reaching it truncates the episode (bootstrapped, not terminal)."""
+    frame_skip: int = 4
+    """Pixels only: emulator frames per agent step, max-pooled over the last two."""
+    frame_size: int = 84
+    """Pixels only: frames are resized to frame_size x frame_size."""
+    grayscale: bool = True
+    """Pixels only: convert frames to one grayscale channel."""
+    stack: int = 4
+    """Observations stacked as the network's input, each with the action that led to it."""
+
+
+@dataclass
+class NetworkConfig:
+    channels: int = 32
+    """Pixels: channels of the convolutional hidden state."""
+    blocks: int = 1
+    """Pixels: residual blocks in the representation and dynamics networks."""
+    hidden_size: int = 64
+    """Vectors: size of the hidden state."""
+    head_size: int = 64
+    """Hidden units of the value, reward, policy and exploration heads."""
+    support_size: int = 20
+    """Value and reward are categorical over the integers -support_size..support_size of h(x)."""
+
+
+@dataclass
+class SearchConfig:
+    kind: str = "truncated"
+    """Search algorithm; "truncated" is the policy-ranked look-ahead."""
+    width: int = 3
+    """Truncated search: number of top-ranked actions that are looked ahead."""
+    depth: int = 3
+    """Truncated search: steps unrolled per candidate (depth + 1 network calls per move)."""
+    discount: float = 0.997
+    """Per-step discount of returns, used by the search and by the trainer's value targets."""
+    beta_start: float = 3.0
+    """Acting temperature at train step 0: actions are sampled with p ~ exp(beta * normalised Q)."""
+    beta_end: float = 15.0
+    """Acting temperature once the trainer reaches beta_steps."""
+    beta_steps: int = 20_000
+    """Train steps over which beta rises linearly from beta_start to beta_end."""
+
+
+@dataclass
+class SelfPlayConfig:
+    gif_every: int = 1
+    """Write a GIF of every n-th game (1: every game, 0: never)."""
+    gif_fps: int = 15
+    """Frames per second of the GIFs (Mario at frame skip 4 plays in real time at 15)."""
+    threads: int = 1
+    """PyTorch threads per worker, so that several workers and a trainer share the cores."""
+    device: str = "cpu"
+    """Device for the worker's network: cpu or cuda."""
+
+
+@dataclass
+class Config:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
+    """Config from a TOML file (defaults where None), then `section.key=value` overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} not found (see configs/ for examples)")
+        try:
+            raw = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    source = str(path) if path is not None else "defaults"
+    config = Config()
+    for section, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{source}: {section!r} must be a table [{section}]; sections: {_names(SECTIONS)}"
+            )
+        for key, value in table.items():
+            _assign(config, section, key, value, source)
+    for item in overrides:
+        section, key, value = _parse_override(item)
+        _assign(config, section, key, value, "--set")
+    validate(config)
+    return config
+
+
+def _parse_override(item: str) -> tuple[str, str, Any]:
+    """`section.key=value` -> (section, key, value); the value is read as TOML, else a string."""
+    name, sep, text = item.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not key:
+        raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. search.width=4")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    return section, key.strip(), value
+
+
+def _assign(config: Config, section: str, key: str, value: Any, source: str) -> None:
+    if section not in SECTIONS:
+        raise ConfigError(f"{source}: unknown section [{section}]; sections: {_names(SECTIONS)}")
+    part = getattr(config, section)
+    hints = typing.get_type_hints(type(part))
+    if key not in hints:
+        raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys: {_names(hints)}")
+    setattr(part, key, _coerce(value, hints[key], f"{section}.{key}", source))
+
+
+def _coerce(value: Any, kind: Any, name: str, source: str) -> Any:
+    """Check `value` against the field's type; ints widen to floats, "a,b" splits into a list."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typing.get_origin(kind) is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        (item,) = typing.get_args(kind)
+        if isinstance(value, list) and all(isinstance(v, item) for v in value):
+            return value
+        raise ConfigError(f"{source}: {name} must be a list of {item.__name__}, got {value!r}")
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{source}: {name} must be {kind.__name__}, got {value!r}")
+
+
+def validate(config: Config) -> None:
+    """Range checks that no type can express."""
+    checks = [
+        (config.env.max_episode_steps >= 1, "env.max_episode_steps must be >= 1"),
+        (config.env.frame_skip >= 1, "env.frame_skip must be >= 1"),
+        (config.env.frame_size >= 16, "env.frame_size must be >= 16"),
+        (config.env.stack >= 1, "env.stack must be >= 1"),
+        (config.network.support_size >= 1, "network.support_size must be >= 1"),
+        (config.search.kind in ("truncated",), "search.kind must be one of: truncated"),
+        (config.search.width >= 1, "search.width must be >= 1"),
+        (config.search.depth >= 1, "search.depth must be >= 1"),
+        (0.0 < config.search.discount <= 1.0, "search.discount must be in (0, 1]"),
+        (config.selfplay.gif_every >= 0, "selfplay.gif_every must be >= 0"),
+        (config.selfplay.threads >= 1, "selfplay.threads must be >= 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def _names(keys: Any) -> str:
+    return ", ".join(sorted(keys))

@@ -1,0 +1,159 @@
+"""Environments: any discrete-action Gymnasium env, with our preprocessing, one step at a time.
+
+Pixels (Mario, or any env with HxWxC uint8 frames) go through Gymnasium's own wrappers: frame skip
+with a max over the last two frames, grayscale, resize. Vector observations are used as float32.
+Every episode is capped by a TimeLimit, which *truncates* (the value target bootstraps there).
+For Mario, a stage is sampled per episode from the config's list (one emulator per stage, kept).
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.wrappers import (
+    GrayscaleObservation,
+    MaxAndSkipObservation,
+    ResizeObservation,
+    TimeLimit,
+)
+
+from muzero_lite.config import ConfigError, EnvConfig
+
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame renders without a sound device
+
+MARIO_ID = re.compile(r"^SuperMarioBros(2)?-(v\d+|\w+-\d+-v\d+)$")
+GIF_MAX_HEIGHT = 160
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one agent step returns."""
+
+    observation: np.ndarray  # [*obs_shape] uint8 frame or float32 vector (a private copy)
+    reward: float
+    terminated: bool  # the task ended: no value beyond this point
+    truncated: bool  # the step limit cut the episode: the value beyond is bootstrapped
+    info: dict[str, Any]
+
+
+def is_mario(env_id: str) -> bool:
+    return MARIO_ID.match(env_id) is not None
+
+
+class Environment:
+    """One task for self-play, evaluation and benchmarks, built from an `EnvConfig`."""
+
+    def __init__(self, config: EnvConfig):
+        self.config = config
+        self._envs: dict[str, gym.Env] = {}
+        if config.stages and not is_mario(config.id):
+            raise ConfigError(f"env.stages is for Super Mario Bros only, not {config.id!r}")
+        for stage in config.stages:
+            if not re.fullmatch(r"[1-8]-[1-4]", stage):
+                raise ConfigError(f"env.stages: {stage!r} is not a stage like '1-1' (worlds 1-8)")
+        first = self._env(self._stage_ids()[0])
+        self.pixels = first.observation_space.dtype == np.uint8  # preprocessed frames
+        self.num_actions = int(first.action_space.n)
+        self.observation_shape: tuple[int, ...] = first.observation_space.shape
+        self.env_id = self._stage_ids()[0]
+        self._current = first
+
+    def _stage_ids(self) -> list[str]:
+        if self.config.stages:
+            prefix = (
+                "SuperMarioBros2"
+                if self.config.id.startswith("SuperMarioBros2")
+                else "SuperMarioBros"
+            )
+            return [f"{prefix}-{stage}-v0" for stage in self.config.stages]
+        return [self.config.id]
+
+    def _env(self, env_id: str) -> gym.Env:
+        if env_id not in self._envs:
+            self._envs[env_id] = make_env(env_id, self.config)
+        return self._envs[env_id]
+
+    def reset(self, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode (a random stage for Mario); returns the first observation and info."""
+        ids = self._stage_ids()
+        self.env_id = ids[int(rng.integers(len(ids)))]
+        self._current = self._env(self.env_id)
+        obs, info = self._current.reset(seed=int(rng.integers(2**31)))
+        return _own(obs), info
+
+    def step(self, action: int) -> Step:
+        obs, reward, terminated, truncated, info = self._current.step(int(action))
+        return Step(_own(obs), float(reward), bool(terminated), bool(truncated), info)
+
+    def render(self) -> np.ndarray:
+        """The current screen as RGB uint8 [H, W, 3] for GIFs, halved while taller than 160."""
+        frame = np.asarray(self._current.render())
+        while frame.shape[0] > GIF_MAX_HEIGHT:
+            frame = frame[::2, ::2]
+        return np.ascontiguousarray(frame)
+
+    def close(self) -> None:
+        for env in self._envs.values():
+            env.close()
+
+
+def make_env(env_id: str, config: EnvConfig) -> gym.Env:
+    """One preprocessed Gymnasium env; a clear ConfigError for ids or spaces we cannot use."""
+    if is_mario(env_id):
+        import gym_super_mario_bros  # noqa: F401  (registers the SuperMarioBros ids)
+    try:
+        env = gym.make(env_id, render_mode="rgb_array", disable_env_checker=True)
+    except gym.error.Error as e:
+        raise ConfigError(f"unknown environment id {env_id!r}: {e}") from None
+    except ImportError as e:
+        raise ConfigError(f"environment {env_id!r} needs a package that is missing: {e}") from None
+    if is_mario(env_id):
+        env = _mario_buttons(env, config.actions)
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ConfigError(
+            f"environment {env_id!r} has action space {env.action_space}; "
+            "only Discrete is supported"
+        )
+    if _is_pixels(env.observation_space):
+        if config.frame_skip > 1:
+            env = MaxAndSkipObservation(env, skip=config.frame_skip)
+        if config.grayscale and env.observation_space.shape[-1] == 3:
+            env = GrayscaleObservation(env)
+        env = ResizeObservation(env, (config.frame_size, config.frame_size))
+    elif not _is_vector(env.observation_space):
+        raise ConfigError(
+            f"environment {env_id!r} has observation space {env.observation_space}; "
+            "supported: HxWxC uint8 frames or 1-D vectors"
+        )
+    return TimeLimit(env, max_episode_steps=config.max_episode_steps)
+
+
+def _mario_buttons(env: gym.Env, actions: str) -> gym.Env:
+    from gym_super_mario_bros import actions as sets
+    from nes_py.wrappers import JoypadSpace
+
+    choices = {
+        "right_only": sets.RIGHT_ONLY,
+        "simple": sets.SIMPLE_MOVEMENT,
+        "complex": sets.COMPLEX_MOVEMENT,
+    }
+    if actions not in choices:
+        raise ConfigError(f"env.actions must be one of {', '.join(choices)}, got {actions!r}")
+    return JoypadSpace(env, choices[actions])
+
+
+def _is_pixels(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+
+
+def _is_vector(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 1
+
+
+def _own(obs: Any) -> np.ndarray:
+    """A private copy: emulators such as nes-py return the same buffer on every step."""
+    array = np.array(obs, copy=True)
+    return array if array.dtype == np.uint8 else array.astype(np.float32)

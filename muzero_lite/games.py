@@ -1,0 +1,203 @@
+"""Game files: one compressed `.npz` per finished game, written atomically, read as data only.
+
+A game of T moves holds T + 1 states. Arrays:
+  observations [T+1, *obs_shape]  uint8 frames or float32 vectors, one per state
+  actions      [T]                int64
+  rewards      [T]                float32, reward of the step after state t
+  policies     [T, A]             float32, search policy at state t (sums to 1)
+  root_values  [T+1]              float32, search value at state t; [T] is the value of the final
+                                  state (0 when terminated, the network's estimate when truncated)
+  terminated, truncated           bool scalars (exactly one is true)
+  metadata                        a JSON string (see `GameRecord.metadata`)
+
+Writers use a hidden temporary name in the same folder, then link it to its final name, so a reader
+never sees half a file and two writers never replace each other's game. Readers load with
+`allow_pickle=False` and validate every array; anything wrong is a `GameFileError`.
+"""
+
+import json
+import os
+import secrets
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+ARRAYS = (
+    "observations",
+    "actions",
+    "rewards",
+    "policies",
+    "root_values",
+    "terminated",
+    "truncated",
+)
+TEMP_PREFIX = ".tmp-"
+
+
+class GameFileError(Exception):
+    """A game file that cannot be used; the message says why in one line."""
+
+
+@dataclass
+class GameRecord:
+    observations: np.ndarray  # [T+1, *obs_shape]
+    actions: np.ndarray  # [T]
+    rewards: np.ndarray  # [T]
+    policies: np.ndarray  # [T, A]
+    root_values: np.ndarray  # [T+1]
+    terminated: bool
+    truncated: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+
+def new_game_id(worker_id: int) -> str:
+    """Sortable by time, and unique across workers, machines and restarts (random suffix)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{stamp}-w{worker_id:02d}-{secrets.token_hex(4)}"
+
+
+def save_game(record: GameRecord, directory: Path, game_id: str) -> Path:
+    """Write `directory/<game_id>.npz` atomically; never replaces an existing file."""
+    validate(record)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "observations": record.observations,
+        "actions": record.actions.astype(np.int64),
+        "rewards": record.rewards.astype(np.float32),
+        "policies": record.policies.astype(np.float32),
+        "root_values": record.root_values.astype(np.float32),
+        "terminated": np.array(record.terminated),
+        "truncated": np.array(record.truncated),
+        "metadata": np.array(json.dumps({**record.metadata, "format_version": FORMAT_VERSION})),
+    }
+    return publish(directory / f"{game_id}.npz", lambda f: np.savez_compressed(f, **arrays))
+
+
+def publish(path: Path, write) -> Path:
+    """Write through `write(file)` to a temporary file beside `path`, then link it into place.
+
+    The temporary name starts with a dot and does not end in the final suffix, so readers that
+    glob for `*.npz` or `*.gif` never see it. os.link fails rather than replace an existing file.
+    """
+    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
+    try:
+        with open(temp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
+
+
+def load_game(path: Path) -> GameRecord:
+    """Read and validate a game file; raises GameFileError with a one-line reason."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in (*ARRAYS, "metadata") if k not in data.files]
+            if missing:
+                raise GameFileError(f"missing arrays: {', '.join(missing)}")
+            arrays = {k: data[k] for k in (*ARRAYS, "metadata")}
+    except GameFileError:
+        raise
+    except ValueError as e:  # includes "Object arrays cannot be loaded when allow_pickle=False"
+        raise GameFileError(f"unreadable array: {e}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise GameFileError(f"not a readable .npz file: {e}") from None
+    try:
+        metadata = json.loads(str(arrays.pop("metadata")))
+    except (json.JSONDecodeError, TypeError) as e:
+        raise GameFileError(f"metadata is not JSON: {e}") from None
+    if not isinstance(metadata, dict):
+        raise GameFileError("metadata is not a JSON object")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise GameFileError(
+            f"format_version {metadata.get('format_version')!r}, "
+            f"this version reads {FORMAT_VERSION}"
+        )
+    record = GameRecord(
+        observations=arrays["observations"],
+        actions=arrays["actions"],
+        rewards=arrays["rewards"],
+        policies=arrays["policies"],
+        root_values=arrays["root_values"],
+        terminated=_flag(arrays["terminated"]),
+        truncated=_flag(arrays["truncated"]),
+        metadata=metadata,
+    )
+    validate(record)
+    return record
+
+
+def validate(record: GameRecord) -> None:
+    """Shapes, dtypes and values that every consumer relies on."""
+    r = record
+    t = len(r.actions) if r.actions.ndim == 1 else -1
+    checks = [  # each check runs only once those before it hold
+        (lambda: r.actions.ndim == 1 and t >= 1, "actions must be a non-empty 1-D array"),
+        (lambda: r.actions.dtype.kind in "iu", f"actions must be integers, not {r.actions.dtype}"),
+        (
+            lambda: r.observations.dtype in (np.uint8, np.float32),
+            "observations must be uint8/float32",
+        ),
+        (
+            lambda: r.observations.ndim >= 2 and len(r.observations) == t + 1,
+            "need T+1 observations",
+        ),
+        (lambda: r.rewards.shape == (t,), f"rewards must have shape ({t},)"),
+        (lambda: r.root_values.shape == (t + 1,), f"root_values must have shape ({t + 1},)"),
+        (
+            lambda: r.policies.ndim == 2 and len(r.policies) == t,
+            f"policies must have shape ({t}, A)",
+        ),
+        (lambda: r.policies.shape[1] >= 1, "policies need at least one action"),
+        (
+            lambda: all(a.dtype.kind == "f" for a in (r.rewards, r.policies, r.root_values)),
+            "rewards, policies and root_values must be floating point",
+        ),
+        (lambda: isinstance(r.terminated, bool), "terminated must be a boolean scalar"),
+        (lambda: isinstance(r.truncated, bool), "truncated must be a boolean scalar"),
+    ]
+    for ok, message in checks:
+        if not ok():
+            raise GameFileError(message)
+    for name in ("rewards", "policies", "root_values", "observations"):
+        values = getattr(record, name)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise GameFileError(f"{name} contain NaN or infinite values")
+    if record.terminated == record.truncated:
+        raise GameFileError("exactly one of terminated and truncated must be true")
+    num_actions = record.policies.shape[1]
+    if record.actions.min() < 0 or record.actions.max() >= num_actions:
+        raise GameFileError(f"actions must lie in 0..{num_actions - 1}")
+    if record.policies.min() < 0 or not np.allclose(record.policies.sum(1), 1.0, atol=1e-3):
+        raise GameFileError("policies must be non-negative and sum to 1")
+
+
+def _flag(array: np.ndarray) -> bool | None:
+    """A stored boolean scalar, or None (rejected by validate) for anything else."""
+    return bool(array) if array.shape == () and array.dtype == np.bool_ else None
+
+
+def remove_stale_temps(directory: Path, max_age_s: float = 3600.0) -> int:
+    """Delete temporary files left by writers that were killed mid-write (older than max_age_s)."""
+    removed = 0
+    now = time.time()
+    for path in directory.glob(f"{TEMP_PREFIX}*"):
+        try:
+            if now - path.stat().st_mtime > max_age_s:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # another process removed it first
+            pass
+    return removed

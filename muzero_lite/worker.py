@@ -1,0 +1,228 @@
+"""A self-play worker: plays games with the search, writes each finished game and its GIF.
+
+The worker talks to the trainer through files only: it reads the newest checkpoint from
+`<data>/checkpoints/` between games and writes `<data>/games/<id>.npz` and `<data>/gifs/<id>_*.gif`.
+A game that is interrupted is simply not written.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from muzero_lite.checkpoints import build_model, load_latest
+from muzero_lite.config import Config
+from muzero_lite.envs import Environment, is_mario
+from muzero_lite.games import GameRecord, new_game_id, remove_stale_temps, save_game
+from muzero_lite.gifs import gif_name, write_gif
+from muzero_lite.observations import stacked_observation
+from muzero_lite.search import search
+from networks import MuZeroNet
+
+
+@dataclass(frozen=True)
+class PlayedGame:
+    record: GameRecord
+    frames: list[np.ndarray]  # RGB frames for the GIF; empty when none was recorded
+    seconds: float  # wall time of the game
+
+
+@dataclass(frozen=True)
+class DataDirs:
+    """The three folders that connect the processes."""
+
+    root: Path
+
+    @property
+    def games(self) -> Path:
+        return self.root / "games"
+
+    @property
+    def gifs(self) -> Path:
+        return self.root / "gifs"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+
+def play_game(
+    env: Environment,
+    model: MuZeroNet,
+    config: Config,
+    rng: np.random.Generator,
+    *,
+    train_step: int,
+    record_frames: bool,
+    greedy: bool = False,
+) -> PlayedGame:
+    """Play one episode with the search; the record's metadata holds the episode's figures."""
+    start = time.perf_counter()
+    device = config.selfplay.device
+    obs, info = env.reset(rng)
+    observations, actions, rewards, policies, root_values = [obs], [], [], [], []
+    frames = [env.render()] if record_frames else []
+    x_pos_max, flag_get = info.get("x_pos", 0), False
+    while True:
+        stack, prev = stacked_observation(observations, actions, len(actions), config.env.stack)
+        result = search(
+            model,
+            stack,
+            prev,
+            config.search,
+            rng=rng,
+            train_step=train_step,
+            greedy=greedy,
+            device=device,
+        )
+        step = env.step(result.action)
+        observations.append(step.observation)
+        actions.append(result.action)
+        rewards.append(step.reward)
+        policies.append(result.policy)
+        root_values.append(result.root_value)
+        if record_frames:
+            frames.append(env.render())
+        x_pos_max = max(x_pos_max, step.info.get("x_pos", 0))
+        flag_get = flag_get or bool(step.info.get("flag_get", False))
+        if step.terminated or step.truncated:
+            break
+    final_value = 0.0
+    if not step.terminated:  # truncated: the value beyond the cut is the search's estimate
+        stack, prev = stacked_observation(observations, actions, len(actions), config.env.stack)
+        final_value = search(model, stack, prev, config.search, rng=rng, greedy=True, device=device)
+        final_value = final_value.root_value
+    metadata: dict[str, Any] = {
+        "env_id": env.env_id,
+        "checkpoint_step": train_step,
+        "search": config.search.kind,
+        "return": float(np.sum(rewards)),
+        "length": len(actions),
+    }
+    if is_mario(env.env_id):
+        metadata |= {
+            "world": int(info.get("world", 0)),
+            "stage": f"{info.get('world', 0)}-{info.get('stage', 0)}",
+            "x_pos_max": int(x_pos_max),
+            "flag_get": flag_get,
+        }
+    record = GameRecord(
+        observations=np.stack(observations),
+        actions=np.array(actions, dtype=np.int64),
+        rewards=np.array(rewards, dtype=np.float32),
+        policies=np.stack(policies).astype(np.float32),
+        root_values=np.array([*root_values, final_value], dtype=np.float32),
+        terminated=step.terminated,
+        truncated=not step.terminated,
+        metadata=metadata,
+    )
+    return PlayedGame(record, frames, time.perf_counter() - start)
+
+
+class Worker:
+    """One self-play process's state: its env, network, random state and checkpoint step."""
+
+    def __init__(self, config: Config, dirs: DataDirs, *, worker_id: int, seed: int, log=print):
+        torch.set_num_threads(config.selfplay.threads)
+        self.config, self.dirs, self.worker_id, self.seed, self.log = (
+            config,
+            dirs,
+            worker_id,
+            seed,
+            log,
+        )
+        self.env = Environment(config.env)
+        self.rng = np.random.default_rng([seed, worker_id])
+        with torch.random.fork_rng():  # seed the initial weights without touching global state
+            torch.manual_seed(seed * 1000 + worker_id)
+            self.model = build_model(config, self.env)
+        self.model.to(config.selfplay.device).eval()
+        for folder in (dirs.games, dirs.gifs):
+            folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(folder)
+        step = load_latest(dirs.checkpoints, self.model)
+        name = config.env.id if config.env.stages else self.env.env_id
+        weights = (
+            f"checkpoint step {step}" if step is not None else "no checkpoint yet: random network"
+        )
+        log(f"[worker {worker_id}] {name} ({self.env.num_actions} actions), {weights}")
+        self.step = step or 0
+        self.games_written = 0
+
+    def play_one(self) -> PlayedGame:
+        """Pick up a newer checkpoint if there is one, play a game, write it and its GIF."""
+        newer = load_latest(self.dirs.checkpoints, self.model, newer_than=self.step)
+        if newer is not None:
+            self.step = newer
+            self.log(f"[worker {self.worker_id}] loaded checkpoint step {self.step}")
+        every = self.config.selfplay.gif_every
+        record_gif = every > 0 and self.games_written % every == 0
+        played = play_game(
+            self.env,
+            self.model,
+            self.config,
+            self.rng,
+            train_step=self.step,
+            record_frames=record_gif,
+        )
+        write_played(played, self.dirs, self.config, worker_id=self.worker_id, seed=self.seed)
+        self.games_written += 1
+        self.log(
+            progress_line(
+                self.worker_id, self.games_written, played.record.metadata, played.seconds
+            )
+        )
+        return played
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def run_worker(
+    config: Config, dirs: DataDirs, *, games: int | None, worker_id: int, seed: int, log=print
+) -> int:
+    """Play games until `games` are written (forever when None); returns the number written."""
+    worker = Worker(config, dirs, worker_id=worker_id, seed=seed, log=log)
+    try:
+        while games is None or worker.games_written < games:
+            worker.play_one()
+    finally:
+        worker.close()
+    return worker.games_written
+
+
+def write_played(
+    played: PlayedGame, dirs: DataDirs, config: Config, *, worker_id: int, seed: int
+) -> str:
+    """Name a finished game, add who played it, write its file and (if recorded) its GIF."""
+    game_id = new_game_id(worker_id)
+    record = played.record
+    record.metadata |= {
+        "game_id": game_id,
+        "worker_id": worker_id,
+        "seed": seed,
+        "timestamp": time.time(),
+    }
+    save_game(record, dirs.games, game_id)
+    if played.frames:
+        write_gif(
+            played.frames, dirs.gifs / gif_name(game_id, record.metadata), config.selfplay.gif_fps
+        )
+    return game_id
+
+
+def progress_line(worker_id: int, games: int, meta: dict[str, Any], seconds: float) -> str:
+    parts = [f"[worker {worker_id}] game {games}"]
+    if "stage" in meta:
+        parts.append(f"stage {meta['stage']}")
+    parts += [f"return {meta['return']:.1f}", f"length {meta['length']}"]
+    if "x_pos_max" in meta:
+        parts.append(f"x_pos {meta['x_pos_max']}" + (" FLAG" if meta["flag_get"] else ""))
+    parts += [
+        f"{meta['length'] / max(seconds, 1e-9):.1f} steps/s",
+        f"ckpt {meta['checkpoint_step']}",
+    ]
+    return " | ".join(parts)

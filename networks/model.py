@@ -1,0 +1,152 @@
+"""The six networks of MuZero-Lite and the two inference calls the search makes.
+
+- representation: observation stack -> hidden state
+- dynamics:       hidden state + action -> next hidden state
+- reward:         (hidden state, action) -> predicted reward       (categorical logits)
+- value:          hidden state -> predicted value                   (categorical logits)
+- policy:         hidden state -> relative predicted value of each move (logits)
+- exploration:    hidden state -> predicted policy (logits), trained to imitate `policy`
+
+Pixels use convolutions with residual blocks, vectors use MLPs; hidden states are min-max scaled to
+[0, 1] per sample, as in MuZero, so the dynamics sees inputs of one range at every depth.
+"""
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from networks.blocks import ConvEncoder, ConvHead, ResidualBlock, mlp, zero_output
+from networks.support import support_to_scalar
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """All that fixes the shapes of the weights; stored in checkpoints and compared on load."""
+
+    observation_shape: tuple[int, ...]
+    num_actions: int
+    stack: int
+    pixels: bool
+    channels: int
+    blocks: int
+    hidden_size: int
+    head_size: int
+    support_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "observation_shape": list(self.observation_shape)}
+
+
+@dataclass(frozen=True)
+class NetworkOutput:
+    """Scalar outputs for the search (no gradients)."""
+
+    hidden: torch.Tensor  # [B, *hidden_shape]
+    value: torch.Tensor  # [B]
+    reward: torch.Tensor  # [B] reward of the step into `hidden` (0 at the root)
+    policy_logits: torch.Tensor  # [B, A]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Logits of the three heads that read a hidden state, for training."""
+
+    value: torch.Tensor  # [B, 2S + 1]
+    policy: torch.Tensor  # [B, A]
+    exploration: torch.Tensor  # [B, A]
+
+
+class MuZeroNet(nn.Module):
+    """Representation, dynamics and the four heads for one architecture."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.arch = arch
+        bins = 2 * arch.support_size + 1
+        a = arch.num_actions
+        if arch.pixels:
+            frame_channels = arch.observation_shape[2] if len(arch.observation_shape) == 3 else 1
+            c = arch.channels
+            self.representation = ConvEncoder(arch.stack * (frame_channels + 1), c, arch.blocks)
+            self.dynamics_net = nn.Sequential(
+                nn.Conv2d(c + a, c, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(),
+                *[ResidualBlock(c) for _ in range(arch.blocks)],
+            )
+            self.reward_net = ConvHead(c + a, bins, arch.head_size)
+            self.value_net = ConvHead(c, bins, arch.head_size)
+            self.policy_net = ConvHead(c, a, arch.head_size)
+            self.exploration_net = ConvHead(c, a, arch.head_size)
+        else:
+            (size,) = arch.observation_shape
+            hs = arch.hidden_size
+            self.representation = mlp(arch.stack * (size + a), [hs], hs)
+            self.dynamics_net = mlp(hs + a, [hs], hs)
+            self.reward_net = mlp(hs + a, [arch.head_size], bins)
+            self.value_net = mlp(hs, [arch.head_size], bins)
+            self.policy_net = mlp(hs, [arch.head_size], a)
+            self.exploration_net = mlp(hs, [arch.head_size], a)
+        zero_output(self.value_net)
+        zero_output(self.reward_net)
+
+    def represent(self, observations: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
+        """[B, N, *obs_shape] observations, [B, N] previous actions (-1: none) -> hidden state."""
+        if self.arch.pixels:
+            frames = observations.float() / 255.0
+            if frames.dim() == 5:  # [B, N, H, W, C] colour frames -> [B, N*C, H, W]
+                b, n, hh, ww, cc = frames.shape
+                frames = frames.permute(0, 1, 4, 2, 3).reshape(b, n * cc, hh, ww)
+            planes = (prev_actions.float() + 1) / self.arch.num_actions  # 0 means "no action"
+            planes = planes[:, :, None, None].expand(-1, -1, *frames.shape[-2:])
+            x = torch.cat([frames, planes], dim=1)
+        else:
+            one_hot = _one_hot(prev_actions, self.arch.num_actions)  # [B, N, A], zeros for -1
+            x = torch.cat([observations.float(), one_hot], dim=-1).flatten(1)
+        return _scale(self.representation(x))
+
+    def dynamics(
+        self, hidden: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hidden [B, ...], action [B]) -> (next hidden, reward logits [B, 2S + 1])."""
+        one_hot = _one_hot(action, self.arch.num_actions)
+        if self.arch.pixels:
+            one_hot = one_hot[:, :, None, None].expand(-1, -1, *hidden.shape[-2:])
+        x = torch.cat([hidden, one_hot], dim=1)
+        return _scale(self.dynamics_net(x)), self.reward_net(x)
+
+    def predict(self, hidden: torch.Tensor, exploration: bool = True) -> Prediction:
+        exploration_logits = self.exploration_net(hidden) if exploration else None
+        return Prediction(self.value_net(hidden), self.policy_net(hidden), exploration_logits)
+
+    @torch.inference_mode()
+    def initial_inference(
+        self, observations: torch.Tensor, prev_actions: torch.Tensor
+    ) -> NetworkOutput:
+        hidden = self.represent(observations, prev_actions)
+        out = self.predict(hidden, exploration=False)
+        value = support_to_scalar(out.value, self.arch.support_size)
+        return NetworkOutput(hidden, value, torch.zeros_like(value), out.policy)
+
+    @torch.inference_mode()
+    def recurrent_inference(self, hidden: torch.Tensor, action: torch.Tensor) -> NetworkOutput:
+        next_hidden, reward_logits = self.dynamics(hidden, action)
+        out = self.predict(next_hidden, exploration=False)
+        value = support_to_scalar(out.value, self.arch.support_size)
+        reward = support_to_scalar(reward_logits, self.arch.support_size)
+        return NetworkOutput(next_hidden, value, reward, out.policy)
+
+
+def _one_hot(actions: torch.Tensor, num_actions: int) -> torch.Tensor:
+    """One-hot float encoding; an action of -1 ("none") encodes as all zeros."""
+    return nn.functional.one_hot((actions + 1).long(), num_actions + 1)[..., 1:].float()
+
+
+def _scale(hidden: torch.Tensor) -> torch.Tensor:
+    """Min-max scale each sample's hidden state to [0, 1]."""
+    flat = hidden.flatten(1)
+    low = flat.min(dim=1, keepdim=True).values
+    high = flat.max(dim=1, keepdim=True).values
+    return ((flat - low) / (high - low).clamp(min=1e-5)).view_as(hidden)
