@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.envs import Environment  # noqa: E402
-from muzero_lite.worker import DataDirs, Worker  # noqa: E402
+from muzero_lite.config import load_config
+from muzero_lite.envs import Environment
+from muzero_lite.worker import DataDirs, Worker
 
 
 def random_steps(env: Environment, rng: np.random.Generator, seconds: float) -> tuple[int, float]:
@@ -47,7 +47,9 @@ def selfplay_steps(worker: Worker, seconds: float) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--config", default="configs/mario.toml")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--seconds", type=float, default=120.0, help="total per side")
@@ -62,7 +64,9 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     totals = {"random": [0, 0.0], "selfplay": [0, 0.0]}
     with tempfile.TemporaryDirectory() as folder:
-        worker = Worker(config, DataDirs(Path(folder)), worker_id=0, seed=args.seed, log=lambda _: None)
+        worker = Worker(
+            config, DataDirs(Path(folder)), worker_id=0, seed=args.seed, log=lambda _: None
+        )
         for round_ in range(args.rounds):
             slice_ = args.seconds / args.rounds
             for name, (steps, secs) in (
@@ -71,7 +75,10 @@ def main() -> None:
             ):
                 totals[name][0] += steps
                 totals[name][1] += secs
-                print(f"round {round_ + 1}/{args.rounds}: {name:8s} {steps / secs:8.1f} steps/s", flush=True)
+                print(
+                    f"round {round_ + 1}/{args.rounds}: {name:8s} {steps / secs:8.1f} steps/s",
+                    flush=True,
+                )
         worker.close()
     env.close()
 

@@ -1,0 +1,58 @@
+"""Checkpoints: atomic save, newest lookup, weights-only load, clear architecture errors."""
+
+import pytest
+import torch
+
+from muzero_lite.checkpoints import (
+    ArchitectureMismatch,
+    checkpoint_path,
+    list_checkpoints,
+    load_latest,
+    load_weights,
+    save_checkpoint,
+)
+from networks import Architecture, MuZeroNet
+
+
+def net(hidden_size: int = 16) -> MuZeroNet:
+    arch = Architecture((4,), 2, 1, False, 8, 1, hidden_size, 16, 5)
+    return MuZeroNet(arch)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    source, target = net(), net()
+    path = save_checkpoint(tmp_path, 40, source, optimizer={"lr": torch.tensor(0.1)})
+    assert path.name == "step-00000040.pt"
+    assert load_weights(path, target) == 40
+    for a, b in zip(source.state_dict().values(), target.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    state = torch.load(path, weights_only=True)  # what a worker does: no code runs
+    assert state["optimizer"]["lr"].item() == pytest.approx(0.1)
+
+
+def test_latest_is_the_highest_step_and_only_newer_ones_load(tmp_path):
+    model = net()
+    for step in (5, 40, 12):
+        save_checkpoint(tmp_path, step, model)
+    (tmp_path / ".tmp-step-00000099.pt.abcd").write_bytes(b"half written")
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [5, 12, 40]
+    assert load_latest(tmp_path, net()) == 40
+    assert load_latest(tmp_path, net(), newer_than=40) is None
+    assert load_latest(tmp_path / "missing", net()) is None
+
+
+def test_an_unreadable_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
+    save_checkpoint(tmp_path, 10, net())
+    checkpoint_path(tmp_path, 20).write_bytes(b"\x00" * 100)
+    assert load_latest(tmp_path, net()) == 10
+    assert "skipping checkpoint step-00000020.pt" in capsys.readouterr().out
+
+
+def test_another_architecture_is_one_clear_error(tmp_path):
+    path = save_checkpoint(tmp_path, 3, net(hidden_size=16))
+    with pytest.raises(ArchitectureMismatch) as error:
+        load_weights(path, net(hidden_size=32))
+    message = str(error.value)
+    assert "step-00000003.pt was made for another network" in message
+    assert "hidden_size=16 (this config: 32)" in message
+    assert "\n" not in message

@@ -1,0 +1,103 @@
+"""Settings files, --set overrides, and one clear line with exit status 2 for each mistake."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from muzero_lite.config import ConfigError, load_config
+
+
+@pytest.mark.parametrize("name", ["mario", "cartpole", "lunarlander"])
+def test_shipped_configs_load(name):
+    config = load_config(REPO / "configs" / f"{name}.toml")
+    assert config.search.kind == "truncated"
+
+
+def test_mario_config_samples_the_seed_overworld_stages():
+    config = load_config(REPO / "configs" / "mario.toml")
+    assert config.env.stages[:3] == ["1-1", "2-1", "3-1"] and len(config.env.stages) == 12
+
+
+def test_overrides_parse_as_toml_and_lists_split_on_commas():
+    config = load_config(
+        REPO / "configs" / "mario.toml",
+        [
+            "search.width=4",
+            "search.discount=1",
+            "env.grayscale=false",
+            "env.stages=1-1,4-1",
+            "env.id=X",
+        ],
+    )
+    assert config.search.width == 4
+    assert config.search.discount == 1.0 and isinstance(config.search.discount, float)
+    assert config.env.grayscale is False
+    assert config.env.stages == ["1-1", "4-1"]
+    assert config.env.id == "X"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["search.widht=4"], "unknown key search.widht; valid keys: beta_end, beta_start"),
+        (["serch.width=4"], "unknown section [serch]; sections: env, network, search, selfplay"),
+        (["search.width=four"], "search.width must be int, got 'four'"),
+        (["search.width=2.5"], "search.width must be int, got 2.5"),
+        (["env.grayscale=1"], "env.grayscale must be bool, got 1"),
+        (["search.width"], "expected section.key=value"),
+        (["search.depth=0"], "search.depth must be >= 1"),
+    ],
+)
+def test_bad_overrides_name_the_problem(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(REPO / "configs" / "cartpole.toml", overrides)
+    assert message in str(error.value)
+
+
+def test_unknown_key_in_a_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[search]\nwidht = 3\n")
+    with pytest.raises(ConfigError, match=r"bad.toml: unknown key search.widht"):
+        load_config(path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+    (tmp_path / "broken.toml").write_text("[search\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path / "broken.toml")
+
+
+def selfplay(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "selfplay.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "search.widht=4"], "error: --set: unknown key search.widht"),
+        (["--set", "search.width=x"], "error: --set: search.width must be int, got 'x'"),
+        (["--set", "env.id=NoSuchEnv-v0"], "error: unknown environment id 'NoSuchEnv-v0'"),
+        (["--set", "env.id=Pendulum-v1"], "only Discrete is supported"),
+        (
+            ["--config", "configs/missing.toml"],
+            "error: config file 'configs/missing.toml' not found",
+        ),
+    ],
+)
+def test_cli_errors_are_one_line_with_exit_status_2(tmp_path, args, message):
+    base = ["--config", "configs/cartpole.toml", "--data-dir", str(tmp_path), "--games", "1"]
+    result = selfplay(*base, *args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,23 @@
+"""GIFs are written atomically and read back by imageio."""
+
+import os
+
+import imageio.v3 as iio
+import numpy as np
+
+from muzero_lite.gifs import gif_name, write_gif
+
+
+def test_gif_written_and_read_back(tmp_path):
+    frames = [np.full((30, 40, 3), (i * 60, 0, 255 - i * 60), dtype=np.uint8) for i in range(4)]
+    path = write_gif(frames, tmp_path / "gifs" / "game.gif", fps=15)
+    assert os.listdir(tmp_path / "gifs") == ["game.gif"]
+    back = iio.imread(path)
+    assert back.shape[:3] == (4, 30, 40)
+    assert np.abs(back[..., :3].astype(int) - np.stack(frames)).max() <= 8  # palette rounding
+
+
+def test_gif_names_sort_by_time_and_show_the_score():
+    meta = {"stage": "1-1", "x_pos_max": 1234.0, "return": 567.4}
+    assert gif_name("20261121-204512-w00-ab", meta) == "20261121-204512-w00-ab_1-1_x1234_r567.gif"
+    assert gif_name("20261121-204512-w03-cd", {"return": -3.6}) == "20261121-204512-w03-cd_r-4.gif"
