@@ -8,7 +8,8 @@ Run one per terminal; each picks up the trainer's newest checkpoint between game
 import argparse
 
 from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
-from muzero_lite.worker import DataDirs, run_worker
+from muzero_lite.paths import DataDirs
+from muzero_lite.worker import run_worker
 
 
 def main() -> int:

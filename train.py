@@ -1,7 +1,35 @@
-"""Trainer: not yet; it lands with the trainer issue (replay from games/, checkpoints)."""
+"""Trainer: loads games from games/ into prioritized replay, trains, writes checkpoints/.
 
-import sys
+    python train.py --config configs/mario.toml [--data-dir D] [--steps N] [--resume]
+
+Run it beside any number of `selfplay.py` workers; they pick up each new checkpoint between games.
+"""
+
+import argparse
+
+from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
+from muzero_lite.paths import DataDirs
+from muzero_lite.trainer import Trainer
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--steps", type=int, default=None, help="stop at this train step (default: never)"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for weights and sampling")
+    args = parser.parse_args()
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be at least 1")
+    config = config_from(args)
+    check_writable(args.data_dir)
+    Trainer(config, DataDirs(args.data_dir), resume=args.resume, seed=args.seed).run(args.steps)
+    return 0
+
 
 if __name__ == "__main__":
-    print("train.py: not yet implemented; self-play works on its own (see README)", file=sys.stderr)
-    sys.exit(1)
+    run_entry(main)

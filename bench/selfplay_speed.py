@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
-from muzero_lite.worker import DataDirs, Worker
+from muzero_lite.paths import DataDirs
+from muzero_lite.worker import Worker
 
 
 def random_steps(env: Environment, rng: np.random.Generator, seconds: float) -> tuple[int, float]:

@@ -68,18 +68,17 @@ def save_checkpoint(directory: Path, step: int, model: MuZeroNet, **extra: Any) 
     return publish(path, lambda f: torch.save(state, f))
 
 
-def load_weights(path: Path, model: MuZeroNet) -> int:
-    """Load a checkpoint's weights into `model` (weights only, no code); returns its step."""
+def read_checkpoint(path: Path, arch: Architecture) -> dict[str, Any]:
+    """A checkpoint's contents (weights only: no code runs), checked against `arch`."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"{path.name} cannot be read: {e}".splitlines()[0]) from None
     if not isinstance(state, dict) or not {"step", "architecture", "model"} <= state.keys():
         raise CheckpointError(f"{path.name} is not a MuZero-Lite checkpoint")
-    expected = model.arch.to_dict()
     mismatch = [
         f"{key}={state['architecture'].get(key)!r} (this config: {value!r})"
-        for key, value in expected.items()
+        for key, value in arch.to_dict().items()
         if state["architecture"].get(key) != value
     ]
     if mismatch:
@@ -87,12 +86,11 @@ def load_weights(path: Path, model: MuZeroNet) -> int:
             f"{path.name} was made for another network: {', '.join(mismatch)}; "
             "use the config it was trained with, or another --data-dir"
         )
-    model.load_state_dict(state["model"])
-    return int(state["step"])
+    return state
 
 
-def load_latest(directory: Path, model: MuZeroNet, newer_than: int = -1) -> int | None:
-    """Load the newest checkpoint with a step above `newer_than`; None when there is none.
+def read_latest(directory: Path, arch: Architecture, newer_than: int = -1) -> dict[str, Any] | None:
+    """The newest readable checkpoint with a step above `newer_than`; None when there is none.
 
     A newest file that cannot be read (say, a disk error) falls back to the one before it; an
     architecture mismatch is an error, since every older checkpoint would mismatch too.
@@ -101,12 +99,34 @@ def load_latest(directory: Path, model: MuZeroNet, newer_than: int = -1) -> int 
         if step <= newer_than:
             return None
         try:
-            return load_weights(path, model)
+            return read_checkpoint(path, arch)
         except ArchitectureMismatch:
             raise
         except CheckpointError as e:
             print(f"warning: skipping checkpoint {e}", flush=True)
     return None
+
+
+def load_weights(path: Path, model: MuZeroNet) -> int:
+    """Load a checkpoint's weights into `model`; returns its step."""
+    state = read_checkpoint(path, model.arch)
+    model.load_state_dict(state["model"])
+    return int(state["step"])
+
+
+def load_latest(directory: Path, model: MuZeroNet, newer_than: int = -1) -> int | None:
+    """Load the newest checkpoint above `newer_than` into `model`; its step, or None."""
+    state = read_latest(directory, model.arch, newer_than)
+    if state is None:
+        return None
+    model.load_state_dict(state["model"])
+    return int(state["step"])
+
+
+def prune_checkpoints(directory: Path, keep: int) -> None:
+    """Delete all but the newest `keep` checkpoints."""
+    for _, path in list_checkpoints(directory)[:-keep]:
+        path.unlink(missing_ok=True)
 
 
 def build_model(config: Config, env: Environment) -> MuZeroNet:

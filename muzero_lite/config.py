@@ -1,8 +1,9 @@
 """Settings: one dataclass per part, loaded from a TOML file and overridable with `--set`.
 
-A config file has one table per section (`[env]`, `[network]`, `[search]`, `[selfplay]`); every key
-is a field of that section's dataclass. Unknown sections or keys, and values of the wrong type, are
-errors that name the valid choices, so a typo never silently falls back to a default.
+A config file has one table per section (`[env]`, `[network]`, `[search]`, `[selfplay]`,
+`[train]`); every key is a field of that section's dataclass. Unknown sections or keys, and values
+of the wrong type, are errors that name the valid choices, so a typo never silently falls back to a
+default.
 """
 
 import dataclasses
@@ -82,11 +83,54 @@ class SelfPlayConfig:
 
 
 @dataclass
+class TrainConfig:
+    batch_size: int = 128
+    """Positions per training step."""
+    unroll_steps: int = 5
+    """K: steps the dynamics network is unrolled from each sampled position."""
+    td_steps: int = 10
+    """n: rewards summed before the value target bootstraps from a stored root value."""
+    learning_rate: float = 1e-3
+    """AdamW learning rate."""
+    weight_decay: float = 1e-4
+    """AdamW decoupled weight decay."""
+    max_grad_norm: float = 10.0
+    """Gradients are clipped to this global norm (0: no clipping)."""
+    exploration_fraction: float = 0.1
+    """The policy loss is reduced by this fraction of the exploration network's loss."""
+    replay_capacity: int = 100_000
+    """Transitions kept in replay; the oldest games leave first."""
+    priority_alpha: float = 0.6
+    """Priorities are (|value target - predicted value| + eps) ** alpha (0: uniform sampling)."""
+    priority_beta_start: float = 0.4
+    """Importance-weight exponent at step 0, annealed linearly to 1."""
+    priority_beta_steps: int = 10_000
+    """Train steps over which the importance-weight exponent reaches 1."""
+    warmup_transitions: int = 1_000
+    """Transitions in replay before the first training step."""
+    replay_ratio: float = 0.25
+    """At most this many training steps per transition loaded, so training waits for new games."""
+    checkpoint_every: int = 100
+    """Write a checkpoint every this many training steps (and at the end)."""
+    keep_checkpoints: int = 5
+    """Newest checkpoints kept; older ones are deleted."""
+    poll_seconds: float = 2.0
+    """How often games/ is scanned for new games."""
+    log_every: int = 10
+    """Training steps between metric rows and progress lines."""
+    device: str = "auto"
+    """cpu, cuda, or auto (cuda when available)."""
+    threads: int = 1
+    """PyTorch threads for the trainer."""
+
+
+@dataclass
 class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -175,6 +219,21 @@ def validate(config: Config) -> None:
         (0.0 < config.search.discount <= 1.0, "search.discount must be in (0, 1]"),
         (config.selfplay.gif_every >= 0, "selfplay.gif_every must be >= 0"),
         (config.selfplay.threads >= 1, "selfplay.threads must be >= 1"),
+        (config.selfplay.device in ("cpu", "cuda"), "selfplay.device must be cpu or cuda"),
+        (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
+        (config.train.unroll_steps >= 1, "train.unroll_steps must be >= 1"),
+        (config.train.td_steps >= 1, "train.td_steps must be >= 1"),
+        (config.train.learning_rate > 0, "train.learning_rate must be > 0"),
+        (config.train.weight_decay >= 0, "train.weight_decay must be >= 0"),
+        (config.train.replay_capacity >= 1, "train.replay_capacity must be >= 1"),
+        (config.train.priority_alpha >= 0, "train.priority_alpha must be >= 0"),
+        (0 <= config.train.priority_beta_start <= 1, "train.priority_beta_start must be in [0, 1]"),
+        (config.train.replay_ratio > 0, "train.replay_ratio must be > 0"),
+        (config.train.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
+        (config.train.keep_checkpoints >= 1, "train.keep_checkpoints must be >= 1"),
+        (config.train.log_every >= 1, "train.log_every must be >= 1"),
+        (config.train.threads >= 1, "train.threads must be >= 1"),
+        (config.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
     ]
     for ok, message in checks:
         if not ok:

@@ -22,7 +22,9 @@ from gymnasium.wrappers import (
 
 from muzero_lite.config import ConfigError, EnvConfig
 
-os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame renders without a sound device
+# Frames for GIFs are rendered off screen: no window and no sound device are needed.
+os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 MARIO_ID = re.compile(r"^SuperMarioBros(2)?-(v\d+|\w+-\d+-v\d+)$")
 GIF_MAX_HEIGHT = 160

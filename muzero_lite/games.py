@@ -103,6 +103,8 @@ def publish(path: Path, write) -> Path:
 def load_game(path: Path) -> GameRecord:
     """Read and validate a game file; raises GameFileError with a one-line reason."""
     try:
+        if not zipfile.is_zipfile(path):
+            raise GameFileError("not a readable .npz file (not a zip archive)")
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in (*ARRAYS, "metadata") if k not in data.files]
             if missing:

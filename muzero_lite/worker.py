@@ -7,7 +7,6 @@ A game that is interrupted is simply not written.
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from muzero_lite.envs import Environment, is_mario
 from muzero_lite.games import GameRecord, new_game_id, remove_stale_temps, save_game
 from muzero_lite.gifs import gif_name, write_gif
 from muzero_lite.observations import stacked_observation
+from muzero_lite.paths import DataDirs
 from muzero_lite.search import search
 from networks import MuZeroNet
 
@@ -28,25 +28,6 @@ class PlayedGame:
     record: GameRecord
     frames: list[np.ndarray]  # RGB frames for the GIF; empty when none was recorded
     seconds: float  # wall time of the game
-
-
-@dataclass(frozen=True)
-class DataDirs:
-    """The three folders that connect the processes."""
-
-    root: Path
-
-    @property
-    def games(self) -> Path:
-        return self.root / "games"
-
-    @property
-    def gifs(self) -> Path:
-        return self.root / "gifs"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
 
 
 def play_game(

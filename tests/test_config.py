@@ -42,7 +42,10 @@ def test_overrides_parse_as_toml_and_lists_split_on_commas():
     ("overrides", "message"),
     [
         (["search.widht=4"], "unknown key search.widht; valid keys: beta_end, beta_start"),
-        (["serch.width=4"], "unknown section [serch]; sections: env, network, search, selfplay"),
+        (
+            ["serch.width=4"],
+            "unknown section [serch]; sections: env, network, search, selfplay, train",
+        ),
         (["search.width=four"], "search.width must be int, got 'four'"),
         (["search.width=2.5"], "search.width must be int, got 2.5"),
         (["env.grayscale=1"], "env.grayscale must be bool, got 1"),

@@ -1,0 +1,115 @@
+"""MuZero's training loss with the exploration network (DESIGN sections 6 and 8).
+
+For an unroll of K steps from a sampled position, at every step k = 0..K:
+  value       cross-entropy of the value head to the two-hot n-step target,
+  reward      (k >= 1) cross-entropy of the reward head to the two-hot observed reward,
+  policy      cross-entropy of the policy head to the search policy (masked past the game's end),
+  exploration the exploration network learns to predict softmax(policy) (a detached target), and
+              the policy loss is reduced by `exploration_fraction` times that same cross-entropy
+              computed with the exploration logits detached: the policy is pushed away from what
+              is easy to predict, and that term is its only route into the policy.
+Steps k >= 1 are scaled by 1/K, the gradient through each hidden state is halved, and each
+sample's loss is weighted by its importance weight.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from muzero_lite.replay.buffer import Batch
+from networks import MuZeroNet, scalar_to_support, support_to_scalar
+
+
+@dataclass(frozen=True)
+class LossOutput:
+    total: torch.Tensor  # [] what the optimizer minimises
+    value: float  # mean per-sample terms, for the logs
+    reward: float
+    policy: float
+    exploration: float
+    value_errors: torch.Tensor  # [B] |target value - predicted value| at k = 0: new priorities
+
+
+def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Identity forward; the gradient is multiplied by `scale`."""
+    return x * scale + x.detach() * (1 - scale)
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """-sum_i target_i log softmax(logits)_i over the last axis: [..., C] -> [...]."""
+    return -(target * F.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def exploration_losses(
+    policy_logits: torch.Tensor, exploration_logits: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(exploration network's loss, the term the policy loss is reduced by), each [B].
+
+    The first trains the exploration network towards softmax(policy) and sends no gradient into
+    the policy. The second is the same cross-entropy with the exploration logits detached: it
+    sends gradient only into the policy, and subtracting it moves the policy away from what the
+    exploration network predicts.
+    """
+    predictability = soft_cross_entropy(exploration_logits, F.softmax(policy_logits, -1).detach())
+    novelty = soft_cross_entropy(exploration_logits.detach(), F.softmax(policy_logits, -1))
+    return predictability, novelty
+
+
+def muzero_loss(
+    model: MuZeroNet,
+    batch: Batch,
+    *,
+    exploration_fraction: float,
+    device: torch.device | str = "cpu",
+) -> LossOutput:
+    """The importance-weighted loss of one batch, and the value errors for new priorities."""
+    t = {name: torch.as_tensor(getattr(batch, name), device=device) for name in _BATCH_FIELDS}
+    support = model.arch.support_size
+    unroll = t["actions"].shape[1]
+    hidden = model.represent(t["observations"], t["prev_actions"])
+    per_sample = {name: torch.zeros(len(t["weights"]), device=device) for name in _TERMS}
+    value_errors = None
+    for k in range(unroll + 1):
+        if k > 0:
+            hidden, reward_logits = model.dynamics(hidden, t["actions"][:, k - 1])
+            reward = soft_cross_entropy(
+                reward_logits, scalar_to_support(t["target_rewards"][:, k], support)
+            )
+            hidden = scale_gradient(hidden, 0.5)
+        out = model.predict(hidden)
+        value_target = scalar_to_support(t["target_values"][:, k], support)
+        terms = {
+            "value": soft_cross_entropy(out.value, value_target),
+            "reward": reward if k > 0 else torch.zeros_like(value_target[:, 0]),
+        }
+        mask = t["policy_mask"][:, k]
+        predictability, novelty = exploration_losses(out.policy, out.exploration)
+        terms["policy"] = mask * (
+            soft_cross_entropy(out.policy, t["target_policies"][:, k])
+            - exploration_fraction * novelty
+        )
+        terms["exploration"] = mask * predictability
+        scale = 1.0 if k == 0 else 1.0 / unroll
+        for name, term in terms.items():
+            per_sample[name] = per_sample[name] + scale_gradient(term, scale)
+        if k == 0:
+            predicted = support_to_scalar(out.value.detach(), support)
+            value_errors = (predicted - t["target_values"][:, 0]).abs()
+    weights = t["weights"]
+    total = sum((weights * term).mean() for term in per_sample.values())
+    means = {name: float(term.detach().mean()) for name, term in per_sample.items()}
+    return LossOutput(total=total, value_errors=value_errors, **means)
+
+
+_BATCH_FIELDS = (
+    "observations",
+    "prev_actions",
+    "actions",
+    "target_values",
+    "target_rewards",
+    "target_policies",
+    "policy_mask",
+    "weights",
+)
+_TERMS = ("value", "reward", "policy", "exploration")

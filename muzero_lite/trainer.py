@@ -1,0 +1,250 @@
+"""The trainer: games/ -> prioritized replay -> MuZero loss -> checkpoints/.
+
+It polls games/ for finished games, trains while the replay ratio allows (never far ahead of the
+data the workers produce), and writes atomic checkpoints the workers pick up. `--resume` restores
+weights, optimizer and step from the newest checkpoint and refills replay from the newest games.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from muzero_lite.checkpoints import (
+    architecture_for,
+    list_checkpoints,
+    prune_checkpoints,
+    read_latest,
+    save_checkpoint,
+)
+from muzero_lite.config import Config, ConfigError
+from muzero_lite.envs import Environment
+from muzero_lite.loader import GameLoader, LoadedGame
+from muzero_lite.losses import LossOutput, muzero_loss
+from muzero_lite.metrics import MetricsLogger
+from muzero_lite.paths import DataDirs
+from muzero_lite.replay.buffer import ReplayBuffer
+from networks import MuZeroNet
+
+COLUMNS = [
+    "losses/total",
+    "losses/value",
+    "losses/reward",
+    "losses/policy",
+    "losses/exploration",
+    "replay/size",
+    "replay/games",
+    "replay/games_loaded",
+    "replay/quarantined",
+    "charts/train_steps_per_s",
+    "charts/samples_per_s",
+    "charts/priority_beta",
+    "charts/episodic_return",
+    "charts/episode_length",
+    "charts/x_pos_max",
+]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is cuda, but PyTorch sees no CUDA device; use auto or cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    def __init__(self, config: Config, dirs: DataDirs, *, resume: bool, seed: int = 0, log=print):
+        tc = config.train
+        torch.set_num_threads(tc.threads)
+        self.config, self.dirs, self.log = config, dirs, log
+        self.device = resolve_device(tc.device)
+        env = Environment(config.env)
+        arch = architecture_for(config, env)
+        env.close()
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.model = MuZeroNet(arch).to(self.device).train()
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay
+        )
+        self.replay = ReplayBuffer(
+            capacity_transitions=tc.replay_capacity,
+            alpha=tc.priority_alpha,
+            stack=config.env.stack,
+            unroll_steps=tc.unroll_steps,
+            td_steps=tc.td_steps,
+            discount=config.search.discount,
+        )
+        self.loader = GameLoader(dirs.games, log)
+        self.rng = np.random.default_rng(seed)
+        self.transitions_loaded = 0  # by this process: the replay ratio's budget
+        self.steps_done = 0  # by this process
+        self.recent_games: list[dict[str, Any]] = []
+        self.step = self._restore(resume)
+        self.saved_step = self.step
+        self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
+
+    def _restore(self, resume: bool) -> int:
+        existing = list_checkpoints(self.dirs.checkpoints)
+        if not resume:
+            if existing:
+                raise ConfigError(
+                    f"{self.dirs.checkpoints} already holds checkpoints up to step "
+                    f"{existing[-1][0]}: "
+                    "pass --resume to continue from them, or use another --data-dir"
+                )
+            return 0
+        state = read_latest(self.dirs.checkpoints, self.model.arch)
+        if state is None:
+            self.log("[train] --resume: no checkpoint yet, starting at step 0")
+            return 0
+        self.model.load_state_dict(state["model"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+        games = self.loader.refill(self.config.train.replay_capacity)
+        self._add(games)
+        self.log(
+            f"[train] resumed at step {state['step']}; replay refilled with the {len(games)} "
+            "newest games "
+            f"({self.replay.num_transitions} transitions)"
+        )
+        return int(state["step"])
+
+    def _add(self, games: list[LoadedGame]) -> None:
+        for game in games:
+            try:
+                self.replay.add_game(game.record)
+            except ValueError as e:  # valid file, but not for this replay (shape, length)
+                self.loader.quarantine(game.path, str(e))
+                continue
+            self.transitions_loaded += game.record.length
+            self.recent_games.append(game.record.metadata)
+
+    def can_train(self) -> bool:
+        """Warm-up reached, and no more steps than replay_ratio x transitions loaded."""
+        tc = self.config.train
+        warm = self.replay.num_transitions >= tc.warmup_transitions
+        return warm and self.steps_done < tc.replay_ratio * self.transitions_loaded
+
+    def priority_beta(self) -> float:
+        tc = self.config.train
+        fraction = min(1.0, self.step / max(tc.priority_beta_steps, 1))
+        return tc.priority_beta_start + (1.0 - tc.priority_beta_start) * fraction
+
+    def train_step(self) -> LossOutput:
+        """One gradient step on a prioritized batch; the sampled positions get new priorities."""
+        tc = self.config.train
+        batch = self.replay.sample(tc.batch_size, self.rng, self.priority_beta())
+        loss = muzero_loss(
+            self.model, batch, exploration_fraction=tc.exploration_fraction, device=self.device
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        if tc.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.max_grad_norm)
+        self.optimizer.step()
+        self.replay.update_priorities(batch.leaf_indices, loss.value_errors.cpu().numpy())
+        self.step += 1
+        self.steps_done += 1
+        return loss
+
+    def save(self) -> None:
+        save_checkpoint(
+            self.dirs.checkpoints,
+            self.step,
+            self.model,
+            optimizer=self.optimizer.state_dict(),
+            config=self.config.to_dict(),
+        )
+        prune_checkpoints(self.dirs.checkpoints, self.config.train.keep_checkpoints)
+        self.saved_step = self.step
+
+    def run(self, steps: int | None = None) -> None:
+        """Train until the global step reaches `steps` (None: forever); checkpoint at the end."""
+        tc = self.config.train
+        clock = _Clock(tc.poll_seconds)
+        try:
+            while steps is None or self.step < steps:
+                if clock.poll_due() or not self.can_train():
+                    self._add(self.loader.poll())
+                if not self.can_train():
+                    clock.wait(lambda: self.log(self._waiting_line()))
+                    continue
+                started = time.perf_counter()
+                loss = self.train_step()
+                clock.train_seconds += time.perf_counter() - started
+                if self.step % tc.log_every == 0:
+                    self._report(loss, tc.log_every / max(clock.train_seconds, 1e-9))
+                    clock.train_seconds = 0.0
+                if self.step % tc.checkpoint_every == 0:
+                    self.save()
+        finally:
+            if self.step != self.saved_step:
+                self.save()
+                self.log(f"[train] checkpoint step {self.step} written")
+            self.metrics.close()
+
+    def _waiting_line(self) -> str:
+        tc = self.config.train
+        size = self.replay.num_transitions
+        if size < tc.warmup_transitions:
+            return f"[train] waiting for games: replay {size}/{tc.warmup_transitions} (warm-up)"
+        return f"[train] step {self.step}: waiting for new games (replay ratio {tc.replay_ratio})"
+
+    def _report(self, loss: LossOutput, steps_per_s: float) -> None:
+        games, self.recent_games = self.recent_games, []
+        values = {
+            "losses/total": float(loss.total.detach()),
+            "losses/value": loss.value,
+            "losses/reward": loss.reward,
+            "losses/policy": loss.policy,
+            "losses/exploration": loss.exploration,
+            "replay/size": self.replay.num_transitions,
+            "replay/games": self.replay.num_games,
+            "replay/games_loaded": self.loader.loaded,
+            "replay/quarantined": self.loader.quarantined,
+            "charts/train_steps_per_s": steps_per_s,
+            "charts/samples_per_s": steps_per_s * self.config.train.batch_size,
+            "charts/priority_beta": self.priority_beta(),
+            "charts/episodic_return": _mean(g.get("return") for g in games),
+            "charts/episode_length": _mean(g.get("length") for g in games),
+            "charts/x_pos_max": _mean(g.get("x_pos_max") for g in games),
+        }
+        self.metrics.log(self.step, values)
+        self.log(
+            f"[train] step {self.step} | replay {self.replay.num_transitions} "
+            f"({self.replay.num_games} games) | loss value {loss.value:.3f} "
+            f"reward {loss.reward:.3f} "
+            f"policy {loss.policy:.3f} expl {loss.exploration:.3f} | {steps_per_s:.1f} steps/s"
+        )
+
+
+class _Clock:
+    """When to poll games/, how long to wait for data, and time spent training since a report."""
+
+    def __init__(self, poll_seconds: float):
+        self.poll_seconds = poll_seconds
+        self.last_poll = time.monotonic()
+        self.last_wait_line = -math.inf
+        self.train_seconds = 0.0
+
+    def poll_due(self) -> bool:
+        if time.monotonic() - self.last_poll >= self.poll_seconds:
+            self.last_poll = time.monotonic()
+            return True
+        return False
+
+    def wait(self, say: Callable[[], None]) -> None:
+        if time.monotonic() - self.last_wait_line >= 30:
+            say()
+            self.last_wait_line = time.monotonic()
+        time.sleep(min(self.poll_seconds, 1.0))
+
+
+def _mean(values) -> float:
+    present = [float(v) for v in values if v is not None]
+    return sum(present) / len(present) if present else float("nan")

@@ -1,0 +1,90 @@
+"""The MuZero loss: exact values at initialisation, and the exploration term's gradients."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from muzero_lite.losses import exploration_losses, muzero_loss, scale_gradient
+from muzero_lite.replay.buffer import Batch
+from networks import Architecture, MuZeroNet
+
+
+def test_scale_gradient_is_identity_forward_and_scales_backward():
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    y = scale_gradient(x, 0.5)
+    assert y.tolist() == [1.0, -2.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [0.5, 0.5]
+
+
+def test_the_exploration_network_learns_from_a_detached_policy():
+    policy = torch.zeros(1, 2, requires_grad=True)
+    exploration = torch.tensor([[math.log(0.9), math.log(0.1)]], requires_grad=True)
+    predictability, _ = exploration_losses(policy, exploration)
+    predictability.sum().backward()
+    assert policy.grad is None  # no gradient reaches the policy from the exploration's own loss
+    # d CE(target p, softmax(e)) / d e = softmax(e) - p = [0.9 - 0.5, 0.1 - 0.5]
+    assert exploration.grad[0].tolist() == pytest.approx([0.4, -0.4])
+
+
+def test_the_policy_is_pushed_away_from_what_the_exploration_network_predicts():
+    policy = torch.zeros(1, 2, requires_grad=True)  # uniform policy
+    exploration = torch.tensor([[math.log(0.9), math.log(0.1)]], requires_grad=True)
+    _, novelty = exploration_losses(policy, exploration)
+    fraction = 0.1
+    (-fraction * novelty).sum().backward()  # the policy loss is *reduced* by this term
+    assert exploration.grad is None  # the policy side sends nothing into the exploration network
+    # novelty = -sum_i p_i log q_i with p = softmax(z): d/dz_j = p_j (c_j - sum_i p_i c_i),
+    # c = -log q = [0.10536, 2.30259], p = [0.5, 0.5] -> d/dz = [-0.54931, 0.54931]
+    c = np.array([-math.log(0.9), -math.log(0.1)])
+    expected = -fraction * 0.5 * (c - c.mean())
+    assert policy.grad[0].tolist() == pytest.approx(expected.tolist(), abs=1e-6)
+    # A gradient step lowers the logit of the action the exploration network expects (action 0).
+    assert policy.grad[0, 0] > 0 > policy.grad[0, 1]
+
+
+def tiny_batch(batch_size=3, unroll=2, num_actions=2, weights=1.0) -> Batch:
+    rng = np.random.default_rng(0)
+    return Batch(
+        observations=rng.normal(size=(batch_size, 1, 4)).astype(np.float32),
+        prev_actions=np.full((batch_size, 1), -1, dtype=np.int64),
+        actions=rng.integers(num_actions, size=(batch_size, unroll)),
+        target_values=rng.normal(size=(batch_size, unroll + 1)).astype(np.float32) * 10,
+        target_rewards=rng.normal(size=(batch_size, unroll + 1)).astype(np.float32),
+        target_policies=np.full((batch_size, unroll + 1, num_actions), 0.5, dtype=np.float32),
+        policy_mask=np.ones((batch_size, unroll + 1), dtype=np.float32),
+        weights=np.full(batch_size, weights, dtype=np.float32),
+        leaf_indices=np.arange(batch_size),
+    )
+
+
+def net(support_size=5) -> MuZeroNet:
+    torch.manual_seed(0)
+    return MuZeroNet(Architecture((4,), 2, 1, False, 8, 1, 16, 16, support_size))
+
+
+def test_new_value_and_reward_heads_give_log_of_the_support_size_per_step():
+    # Zero-initialised heads predict a uniform distribution over 2S+1 = 11 bins: CE = log 11
+    # at each of the K+1 = 3 value steps and the K = 2 reward steps, whatever the targets.
+    loss = muzero_loss(net(), tiny_batch(), exploration_fraction=0.1)
+    assert loss.value == pytest.approx(3 * math.log(11), rel=1e-5)
+    assert loss.reward == pytest.approx(2 * math.log(11), rel=1e-5)
+    assert loss.value_errors.shape == (3,)
+    np.testing.assert_allclose(
+        loss.value_errors, np.abs(tiny_batch().target_values[:, 0]), atol=1e-3
+    )
+
+
+def test_importance_weights_scale_the_loss():
+    full = muzero_loss(net(), tiny_batch(weights=1.0), exploration_fraction=0.1)
+    half = muzero_loss(net(), tiny_batch(weights=0.5), exploration_fraction=0.1)
+    assert half.total.item() == pytest.approx(0.5 * full.total.item(), rel=1e-5)
+
+
+def test_masked_steps_have_no_policy_or_exploration_loss():
+    batch = tiny_batch()
+    masked = Batch(**{**vars(batch), "policy_mask": np.zeros_like(batch.policy_mask)})
+    loss = muzero_loss(net(), masked, exploration_fraction=0.1)
+    assert loss.policy == 0.0 and loss.exploration == 0.0
