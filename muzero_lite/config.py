@@ -1,9 +1,9 @@
 """Settings: one dataclass per part, loaded from a TOML file and overridable with `--set`.
 
 A config file has one table per section (`[env]`, `[network]`, `[search]`, `[selfplay]`,
-`[train]`); every key is a field of that section's dataclass. Unknown sections or keys, and values
-of the wrong type, are errors that name the valid choices, so a typo never silently falls back to a
-default.
+`[train]`, `[launch]`); every key is a field of that section's dataclass. Unknown sections or keys,
+and values of the wrong type, are errors that name the valid choices, so a typo never silently
+falls back to a default.
 """
 
 import dataclasses
@@ -55,7 +55,7 @@ class NetworkConfig:
 @dataclass
 class SearchConfig:
     kind: str = "truncated"
-    """Search algorithm; "truncated" is the policy-ranked look-ahead."""
+    """Search algorithm: "truncated" (policy-ranked look-ahead), "mcts" (MuZero) or "gumbel"."""
     width: int = 3
     """Truncated search: number of top-ranked actions that are looked ahead."""
     depth: int = 3
@@ -68,6 +68,28 @@ class SearchConfig:
     """Acting temperature once the trainer reaches beta_steps."""
     beta_steps: int = 20_000
     """Train steps over which beta rises linearly from beta_start to beta_end."""
+    simulations: int = 50
+    """MCTS and Gumbel: simulations per move, each expanding one leaf with one dynamics step."""
+    parallel_simulations: int = 4
+    """MCTS: simulations whose leaves share one batched network call, kept apart by virtual loss."""
+    c1: float = 1.25
+    """MCTS: PUCT exploration weight c1 (MuZero's 1.25)."""
+    c2: float = 19652.0
+    """MCTS: PUCT constant c2; the weight grows by log((N + c2 + 1) / c2) (MuZero's 19652)."""
+    dirichlet_alpha: float = 0.25
+    """MCTS: concentration of the Dirichlet noise mixed into the root prior in self-play."""
+    root_exploration_fraction: float = 0.25
+    """MCTS: root prior = (1 - fraction) prior + fraction noise in self-play (none when greedy)."""
+    temperatures: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
+    """MCTS: self-play acts with p(a) ~ N(a)^(1/T), T stepping through these (0: most visits)."""
+    temperature_steps: list[int] = field(default_factory=lambda: [10_000, 15_000])
+    """MCTS: train steps at which T moves to the next of `temperatures` (one fewer entry)."""
+    gumbel_actions: int = 16
+    """Gumbel: m, the root actions sampled without replacement and then sequentially halved."""
+    gumbel_c_visit: float = 50.0
+    """Gumbel: c_visit in sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
+    gumbel_c_scale: float = 0.1
+    """Gumbel: c_scale in sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
 
 
 @dataclass
@@ -80,6 +102,11 @@ class SelfPlayConfig:
     """PyTorch threads per worker, so that several workers and a trainer share the cores."""
     device: str = "cpu"
     """Device for the worker's network: cpu or cuda."""
+    max_env_steps_per_train_step: float = 0.0
+    """Pace: before a new game, wait while this worker's env steps exceed pace_free_steps plus
+    this many per trainer step since it started (0: never wait)."""
+    pace_free_steps: int = 0
+    """Pace: env steps a worker may play before the trainer's progress counts (e.g. its warm-up)."""
 
 
 @dataclass
@@ -125,12 +152,21 @@ class TrainConfig:
 
 
 @dataclass
+class LaunchConfig:
+    workers: int = 0
+    """Self-play workers started beside the trainer (0: one per CPU core beyond the first)."""
+    status_seconds: float = 10.0
+    """Seconds between the launcher's combined progress lines."""
+
+
+@dataclass
 class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    launch: LaunchConfig = field(default_factory=LaunchConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -172,11 +208,15 @@ def _parse_override(item: str) -> tuple[str, str, Any]:
     section, dot, key = name.strip().partition(".")
     if not sep or not dot or not key:
         raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. search.width=4")
+    return section, key.strip(), _parse_value(text)
+
+
+def _parse_value(text: str) -> Any:
+    """A command-line value read as TOML (4, 0.5, true, [1, 2]), else as the plain string."""
     try:
-        value = tomllib.loads(f"v = {text.strip()}")["v"]
+        return tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
-        value = text.strip()
-    return section, key.strip(), value
+        return text.strip()
 
 
 def _assign(config: Config, section: str, key: str, value: Any, source: str) -> None:
@@ -195,10 +235,13 @@ def _coerce(value: Any, kind: Any, name: str, source: str) -> Any:
         return float(value)
     if typing.get_origin(kind) is list:
         if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+            value = [_parse_value(v) for v in value.split(",") if v.strip()]
         (item,) = typing.get_args(kind)
-        if isinstance(value, list) and all(isinstance(v, item) for v in value):
-            return value
+        if isinstance(value, list):
+            try:
+                return [_coerce(v, item, name, source) for v in value]
+            except ConfigError:
+                pass
         raise ConfigError(f"{source}: {name} must be a list of {item.__name__}, got {value!r}")
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
@@ -213,13 +256,39 @@ def validate(config: Config) -> None:
         (config.env.frame_size >= 16, "env.frame_size must be >= 16"),
         (config.env.stack >= 1, "env.stack must be >= 1"),
         (config.network.support_size >= 1, "network.support_size must be >= 1"),
-        (config.search.kind in ("truncated",), "search.kind must be one of: truncated"),
+        (
+            config.search.kind in ("truncated", "mcts", "gumbel"),
+            "search.kind must be one of: truncated, mcts, gumbel",
+        ),
         (config.search.width >= 1, "search.width must be >= 1"),
         (config.search.depth >= 1, "search.depth must be >= 1"),
         (0.0 < config.search.discount <= 1.0, "search.discount must be in (0, 1]"),
+        (config.search.simulations >= 1, "search.simulations must be >= 1"),
+        (config.search.parallel_simulations >= 1, "search.parallel_simulations must be >= 1"),
+        (config.search.c1 >= 0, "search.c1 must be >= 0"),
+        (config.search.c2 > 0, "search.c2 must be > 0"),
+        (config.search.dirichlet_alpha > 0, "search.dirichlet_alpha must be > 0"),
+        (
+            0 <= config.search.root_exploration_fraction <= 1,
+            "search.root_exploration_fraction must be in [0, 1]",
+        ),
+        (
+            len(config.search.temperatures) == len(config.search.temperature_steps) + 1,
+            "search.temperatures must have one more entry than search.temperature_steps",
+        ),
+        (min(config.search.temperatures, default=0) >= 0, "search.temperatures must be >= 0"),
+        (
+            config.search.temperature_steps == sorted(set(config.search.temperature_steps)),
+            "search.temperature_steps must be increasing",
+        ),
+        (config.search.gumbel_actions >= 1, "search.gumbel_actions must be >= 1"),
+        (config.search.gumbel_c_visit >= 0, "search.gumbel_c_visit must be >= 0"),
+        (config.search.gumbel_c_scale > 0, "search.gumbel_c_scale must be > 0"),
         (config.selfplay.gif_every >= 0, "selfplay.gif_every must be >= 0"),
         (config.selfplay.threads >= 1, "selfplay.threads must be >= 1"),
         (config.selfplay.device in ("cpu", "cuda"), "selfplay.device must be cpu or cuda"),
+        (config.selfplay.max_env_steps_per_train_step >= 0, "selfplay pace must be >= 0"),
+        (config.selfplay.pace_free_steps >= 0, "selfplay.pace_free_steps must be >= 0"),
         (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (config.train.unroll_steps >= 1, "train.unroll_steps must be >= 1"),
         (config.train.td_steps >= 1, "train.td_steps must be >= 1"),
@@ -234,6 +303,8 @@ def validate(config: Config) -> None:
         (config.train.log_every >= 1, "train.log_every must be >= 1"),
         (config.train.threads >= 1, "train.threads must be >= 1"),
         (config.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
+        (config.launch.workers >= 0, "launch.workers must be >= 0 (0: fitted to the cores)"),
+        (config.launch.status_seconds > 0, "launch.status_seconds must be > 0"),
     ]
     for ok, message in checks:
         if not ok:

@@ -38,13 +38,22 @@ def test_overrides_parse_as_toml_and_lists_split_on_commas():
     assert config.env.id == "X"
 
 
+def test_list_overrides_take_commas_or_toml_and_widen_ints():
+    config = load_config(None, ["search.temperatures=1,0.5,0", "search.temperature_steps=[10, 20]"])
+    assert config.search.temperatures == [1.0, 0.5, 0.0]
+    assert all(isinstance(t, float) for t in config.search.temperatures)
+    assert config.search.temperature_steps == [10, 20]
+    with pytest.raises(ConfigError, match="must be a list of int"):
+        load_config(None, ["search.temperature_steps=1,x"])
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         (["search.widht=4"], "unknown key search.widht; valid keys: beta_end, beta_start"),
         (
             ["serch.width=4"],
-            "unknown section [serch]; sections: env, network, search, selfplay, train",
+            "unknown section [serch]; sections: env, launch, network, search, selfplay, train",
         ),
         (["search.width=four"], "search.width must be int, got 'four'"),
         (["search.width=2.5"], "search.width must be int, got 2.5"),
