@@ -56,14 +56,16 @@ class Environment:
         for stage in config.stages:
             if not re.fullmatch(r"[1-8]-[1-4]", stage):
                 raise ConfigError(f"env.stages: {stage!r} is not a stage like '1-1' (worlds 1-8)")
-        first = self._env(self._stage_ids()[0])
+        first = self._env(self.stages[0])
         self.pixels = first.observation_space.dtype == np.uint8  # preprocessed frames
         self.num_actions = int(first.action_space.n)
         self.observation_shape: tuple[int, ...] = first.observation_space.shape
-        self.env_id = self._stage_ids()[0]
+        self.env_id = self.stages[0]
         self._current = first
 
-    def _stage_ids(self) -> list[str]:
+    @property
+    def stages(self) -> list[str]:
+        """The env ids episodes are drawn from: one per Mario stage, else just `id`."""
         if self.config.stages:
             prefix = (
                 "SuperMarioBros2"
@@ -78,10 +80,12 @@ class Environment:
             self._envs[env_id] = make_env(env_id, self.config)
         return self._envs[env_id]
 
-    def reset(self, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode (a random stage for Mario); returns the first observation and info."""
-        ids = self._stage_ids()
-        self.env_id = ids[int(rng.integers(len(ids)))]
+    def reset(
+        self, rng: np.random.Generator, env_id: str | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode of `env_id` (default: a random stage); first observation and info."""
+        ids = self.stages
+        self.env_id = env_id if env_id is not None else ids[int(rng.integers(len(ids)))]
         self._current = self._env(self.env_id)
         obs, info = self._current.reset(seed=int(rng.integers(2**31)))
         return _own(obs), info

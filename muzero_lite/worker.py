@@ -39,11 +39,15 @@ def play_game(
     train_step: int,
     record_frames: bool,
     greedy: bool = False,
+    env_id: str | None = None,
 ) -> PlayedGame:
-    """Play one episode with the search; the record's metadata holds the episode's figures."""
+    """Play one episode (of `env_id`, default a random stage) with the search.
+
+    The record's metadata holds the episode's figures; `greedy` plays the best action (evaluation).
+    """
     start = time.perf_counter()
     device = config.selfplay.device
-    obs, info = env.reset(rng)
+    obs, info = env.reset(rng, env_id)
     observations, actions, rewards, policies, root_values = [obs], [], [], [], []
     frames = [env.render()] if record_frames else []
     x_pos_max, flag_get = info.get("x_pos", 0), False
@@ -131,14 +135,35 @@ class Worker:
         )
         log(f"[worker {worker_id}] {name} ({self.env.num_actions} actions), {weights}")
         self.step = step or 0
+        self.start_step = self.step
         self.games_written = 0
+        self.env_steps = 0
 
-    def play_one(self) -> PlayedGame:
-        """Pick up a newer checkpoint if there is one, play a game, write it and its GIF."""
+    def pick_up_checkpoint(self) -> None:
         newer = load_latest(self.dirs.checkpoints, self.model, newer_than=self.step)
         if newer is not None:
             self.step = newer
             self.log(f"[worker {self.worker_id}] loaded checkpoint step {self.step}")
+
+    def wait_for_trainer(self, poll_seconds: float = 0.5) -> None:
+        """Pace: hold back while this worker is too far ahead of the trainer (SelfPlayConfig)."""
+        sp = self.config.selfplay
+        if sp.max_env_steps_per_train_step <= 0:
+            return
+        said = False
+        while self.env_steps >= (
+            sp.pace_free_steps + sp.max_env_steps_per_train_step * (self.step - self.start_step)
+        ):
+            if not said:
+                self.log(f"[worker {self.worker_id}] waiting for the trainer (step {self.step})")
+                said = True
+            time.sleep(poll_seconds)
+            self.pick_up_checkpoint()
+
+    def play_one(self) -> PlayedGame:
+        """Pick up a newer checkpoint if there is one, play a game, write it and its GIF."""
+        self.pick_up_checkpoint()
+        self.wait_for_trainer()
         every = self.config.selfplay.gif_every
         record_gif = every > 0 and self.games_written % every == 0
         played = play_game(
@@ -151,6 +176,7 @@ class Worker:
         )
         write_played(played, self.dirs, self.config, worker_id=self.worker_id, seed=self.seed)
         self.games_written += 1
+        self.env_steps += played.record.length
         self.log(
             progress_line(
                 self.worker_id, self.games_written, played.record.metadata, played.seconds

@@ -1,0 +1,78 @@
+"""Evaluate a checkpoint: greedy play, a table per stage, optional GIFs, and a JSON summary.
+
+    python evaluate.py --config configs/mario.toml [--checkpoint latest|PATH] [--episodes 12]
+        [--gifs] [--json PATH]
+
+Mario episodes cycle through the config's stages; other environments play their one task.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from muzero_lite.checkpoints import CheckpointError, build_model, load_latest, load_weights
+from muzero_lite.cli import add_config_arguments, config_from, run_entry
+from muzero_lite.envs import Environment
+from muzero_lite.evaluation import evaluate, format_table, summarize
+from muzero_lite.paths import DataDirs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    add_config_arguments(parser)
+    parser.add_argument("--checkpoint", default="latest", help="'latest' or a checkpoint file")
+    parser.add_argument("--episodes", type=int, default=10, help="greedy episodes in all")
+    parser.add_argument("--gifs", action="store_true", help="write a GIF of each episode")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--json", type=Path, default=None, help="summary file (default: eval/ in the data dir)"
+    )
+    args = parser.parse_args()
+    if args.episodes < 1:
+        parser.error("--episodes must be at least 1")
+    config = config_from(args)
+    torch.set_num_threads(config.selfplay.threads)
+    dirs = DataDirs(args.data_dir)
+    env = Environment(config.env)
+    model = build_model(config, env)
+    if args.checkpoint == "latest":
+        step = load_latest(dirs.checkpoints, model)
+        if step is None:
+            raise CheckpointError(
+                f"no checkpoint in {dirs.checkpoints}: train first, or pass --checkpoint PATH"
+            )
+    else:
+        step = load_weights(Path(args.checkpoint), model)
+    print(f"evaluating checkpoint step {step}: {args.episodes} greedy episodes", flush=True)
+    gif_dir = dirs.gifs / "eval" if args.gifs else None
+    results = evaluate(
+        config,
+        env,
+        model,
+        args.episodes,
+        np.random.default_rng(args.seed),
+        train_step=step,
+        gif_dir=gif_dir,
+    )
+    env.close()
+    summary = summarize(results)
+    print(format_table(summary))
+    path = (
+        args.json
+        or dirs.root / "eval" / f"eval-step{step:08d}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = {"checkpoint_step": step, "episodes": results, "summary": summary}
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_entry(main)

@@ -1,0 +1,84 @@
+"""Start a trainer and self-play workers as child processes, watch them, stop them cleanly.
+
+Children run in their own sessions, so a Ctrl-C in the terminal reaches only the launcher, which
+then sends each child exactly one SIGINT (a second could interrupt the trainer's final checkpoint).
+On Linux each child also gets SIGTERM if the launcher itself dies, so no process is left behind.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from muzero_lite.cli import REPO_ROOT
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+
+def default_workers() -> int:
+    """One worker per core beyond the trainer's, at least one."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def spawn(name: str, script: str, args: list[str], log_path: Path) -> Child:
+    """Run `python <repo>/<script> <args>` with its output appended to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-u", str(REPO_ROOT / script), *args],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    return Child(name, process, log_path)
+
+
+def start_run(
+    config: str, overrides: list[str], data_dir: Path, workers: int, seed: int, logs: Path
+) -> list[Child]:
+    """A trainer (resuming from any checkpoint in data_dir) and `workers` self-play workers."""
+    common = ["--config", config, "--data-dir", str(data_dir)]
+    for item in overrides:
+        common += ["--set", item]
+    children = [
+        spawn("trainer", "train.py", [*common, "--resume", "--seed", str(seed)], logs / "train.log")
+    ]
+    for i in range(workers):
+        args = [*common, "--worker-id", str(i), "--seed", str(seed)]
+        children.append(spawn(f"worker {i}", "selfplay.py", args, logs / f"worker-{i}.log"))
+    return children
+
+
+def stop_all(children: list[Child], timeout: float = 60.0) -> dict[str, int]:
+    """SIGINT every child still running, wait up to `timeout`, then SIGKILL; their exit codes."""
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+    return {child.name: child.process.returncode for child in children}
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the launcher dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

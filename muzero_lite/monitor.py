@@ -1,0 +1,97 @@
+"""A run's progress read from its files: games played, env steps, x_pos, the trainer's last metrics.
+
+Only each new game's small metadata record is read (not its frames), so scanning stays cheap.
+"""
+
+import csv
+import json
+import time
+import zipfile
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from muzero_lite.paths import DataDirs
+
+
+class RunMonitor:
+    def __init__(self, dirs: DataDirs, recent: int = 20):
+        self.dirs = dirs
+        self.seen: set[str] = set()
+        self.games = 0
+        self.env_steps = 0
+        self.recent: deque[dict[str, Any]] = deque(maxlen=recent)
+        self.best: dict[str, Any] | None = None
+        self._rate_mark = (time.monotonic(), 0)
+
+    def scan(self) -> None:
+        """Read the metadata of games written since the last scan, oldest first."""
+        for path in sorted(self.dirs.games.glob("*.npz")):
+            if path.name in self.seen:
+                continue
+            self.seen.add(path.name)
+            meta = read_metadata(path)
+            if meta is None:
+                continue
+            self.games += 1
+            self.env_steps += int(meta.get("length", 0))
+            self.recent.append(meta)
+            if self.best is None or _score(meta) > _score(self.best):
+                self.best = meta
+
+    def trainer_metrics(self) -> dict[str, str]:
+        """The trainer's newest metrics row ({} before its first report)."""
+        path = self.dirs.runs / "train" / "metrics.csv"
+        if not path.exists():
+            return {}
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return rows[-1] if rows else {}
+
+    def status_line(self) -> str:
+        """Games, env steps/s, return and x_pos of recent games, train step and losses."""
+        self.scan()
+        now = time.monotonic()
+        then, steps = self._rate_mark
+        rate = (self.env_steps - steps) / max(now - then, 1e-9)
+        self._rate_mark = (now, self.env_steps)
+        parts = [f"games {self.games}", f"env steps {self.env_steps} ({rate:.0f}/s)"]
+        if self.recent:
+            returns = [float(m["return"]) for m in self.recent]
+            parts.append(f"return mean {np.mean(returns):.1f} (last {len(returns)})")
+            xs = [float(m["x_pos_max"]) for m in self.recent if "x_pos_max" in m]
+            if xs:
+                parts.append(
+                    f"x_pos mean {np.mean(xs):.0f} best {self.best.get('x_pos_max', 0):.0f}"
+                )
+            else:
+                parts.append(f"best return {float(self.best['return']):.1f}")
+        row = self.trainer_metrics()
+        if row:
+            parts.append(
+                f"train step {row['step']} loss v {_f(row, 'losses/value')} "
+                f"p {_f(row, 'losses/policy')} | {_f(row, 'charts/samples_per_s')} samples/s"
+            )
+        else:
+            parts.append("trainer warming up")
+        return " | ".join(parts)
+
+
+def read_metadata(path: Path) -> dict[str, Any] | None:
+    """A game file's metadata alone; None if it cannot be read (the trainer quarantines it)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["metadata"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def _score(meta: dict[str, Any]) -> tuple[float, float]:
+    return (float(meta.get("x_pos_max", 0)), float(meta["return"]))
+
+
+def _f(row: dict[str, str], key: str) -> str:
+    value = row.get(key, "")
+    return f"{float(value):.3g}" if value else "-"
