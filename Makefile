@@ -5,12 +5,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt .python-version | cksum | cut -d' ' -f1)
 CONFIG ?= configs/mario.toml
 
-.PHONY: run selfplay test lint format bench clean-data
+.PHONY: run selfplay train test lint format bench clean-data
 
-run: selfplay
+# The trainer plus self-play workers (one per core beyond the first), one combined progress view.
+run: $(STAMP)
+	$(PY) launch.py --config $(CONFIG)
 
 selfplay: $(STAMP)
 	$(PY) selfplay.py --config $(CONFIG)
+
+train: $(STAMP)
+	$(PY) train.py --config $(CONFIG) --resume
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,10 +1,14 @@
 """Animated GIFs of games, written atomically beside the game files.
 
 Names start with the game id (sortable by time, so the newest sorts last) and end with the
-game's score, e.g. `20261121-204512-w00-1a2b3c4d_1-1_x1234_r567.gif`.
+game's score, e.g. `20261121-204512-w00-1a2b3c4d_1-1_x1234_r567.gif`. `gifs/best/` keeps the best
+game so far of each Mario stage (or of the environment), so progress shows at a glance.
 """
 
+import fcntl
 import io
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,3 +34,36 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: int) -> Path:
     iio.imwrite(buffer, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     return publish(path, lambda f: f.write(buffer.getvalue()))
+
+
+def update_best(best_dir: Path, gif: Path, metadata: dict[str, Any]) -> bool:
+    """Keep `best_dir/<stage>.gif` (or `<env id>.gif`) as the best game so far (x_pos, then return).
+
+    A JSON record beside each GIF says what it holds; a lock file keeps several workers from
+    replacing one another's better game. Returns whether this game became the best.
+    """
+    key = str(metadata.get("stage") or metadata["env_id"])
+    best_dir.mkdir(parents=True, exist_ok=True)
+    with open(best_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = best_dir / f"{key}.json"
+        if record.exists():
+            try:
+                if _score(json.loads(record.read_text())) >= _score(metadata):
+                    return False
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                pass  # an unreadable record is replaced
+        _replace(best_dir / f"{key}.gif", gif.read_bytes())
+        _replace(record, (json.dumps({**metadata, "gif": gif.name}, indent=2) + "\n").encode())
+        return True
+
+
+def _score(metadata: dict[str, Any]) -> tuple[float, float]:
+    return (float(metadata.get("x_pos_max", 0)), float(metadata["return"]))
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Atomically replace `path` (the best game is meant to be overwritten)."""
+    temp = path.with_name(f".tmp-{path.name}")
+    temp.write_bytes(data)
+    os.replace(temp, path)

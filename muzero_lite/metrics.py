@@ -26,6 +26,12 @@ class MetricsLogger:
         self.writer = SummaryWriter(str(folder))
         self.writer.add_text("settings", "```\n" + json.dumps(settings, indent=2) + "\n```")
 
+    def last(self, name: str) -> float | None:
+        """The newest value of a column in the CSV (None when absent or empty)."""
+        with open(self.csv_path, newline="") as f:
+            values = [row[name] for row in csv.DictReader(f) if row.get(name)]
+        return float(values[-1]) if values else None
+
     def log(self, step: int, values: dict[str, float]) -> None:
         row = {"step": step, "wall_time": round(time.time(), 3), **values}
         with open(self.csv_path, "a", newline="") as f:

@@ -26,6 +26,7 @@ from muzero_lite.loader import GameLoader, LoadedGame
 from muzero_lite.losses import LossOutput, muzero_loss
 from muzero_lite.metrics import MetricsLogger
 from muzero_lite.paths import DataDirs
+from muzero_lite.plots import plot_progress
 from muzero_lite.replay.buffer import ReplayBuffer
 from networks import MuZeroNet
 
@@ -45,7 +46,9 @@ COLUMNS = [
     "charts/episodic_return",
     "charts/episode_length",
     "charts/x_pos_max",
+    "charts/env_steps",
 ]
+PLOT_EVERY_S = 60.0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -84,9 +87,11 @@ class Trainer:
         self.transitions_loaded = 0  # by this process: the replay ratio's budget
         self.steps_done = 0  # by this process
         self.recent_games: list[dict[str, Any]] = []
+        self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
+        self.env_steps = int(self.metrics.last("charts/env_steps") or 0) if resume else 0
         self.step = self._restore(resume)
         self.saved_step = self.step
-        self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
+        self.last_plot = time.monotonic()
 
     def _restore(self, resume: bool) -> int:
         existing = list_checkpoints(self.dirs.checkpoints)
@@ -106,7 +111,7 @@ class Trainer:
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         games = self.loader.refill(self.config.train.replay_capacity)
-        self._add(games)
+        self._add(games, fresh=False)
         self.log(
             f"[train] resumed at step {state['step']}; replay refilled with the {len(games)} "
             "newest games "
@@ -114,7 +119,8 @@ class Trainer:
         )
         return int(state["step"])
 
-    def _add(self, games: list[LoadedGame]) -> None:
+    def _add(self, games: list[LoadedGame], fresh: bool = True) -> None:
+        """Games into replay; `fresh` ones (not a resume's refill) count as new env steps."""
         for game in games:
             try:
                 self.replay.add_game(game.record)
@@ -122,7 +128,9 @@ class Trainer:
                 self.loader.quarantine(game.path, str(e))
                 continue
             self.transitions_loaded += game.record.length
-            self.recent_games.append(game.record.metadata)
+            if fresh:
+                self.env_steps += game.record.length
+                self.recent_games.append(game.record.metadata)
 
     def can_train(self) -> bool:
         """Warm-up reached, and no more steps than replay_ratio x transitions loaded."""
@@ -162,6 +170,13 @@ class Trainer:
         )
         prune_checkpoints(self.dirs.checkpoints, self.config.train.keep_checkpoints)
         self.saved_step = self.step
+        if time.monotonic() - self.last_plot >= PLOT_EVERY_S:
+            self.plot()
+
+    def plot(self) -> None:
+        """Redraw <data>/progress.png from the metrics so far."""
+        self.last_plot = time.monotonic()
+        plot_progress(self.metrics.csv_path, self.dirs.root / "progress.png")
 
     def run(self, steps: int | None = None) -> None:
         """Train until the global step reaches `steps` (None: forever); checkpoint at the end."""
@@ -186,6 +201,7 @@ class Trainer:
             if self.step != self.saved_step:
                 self.save()
                 self.log(f"[train] checkpoint step {self.step} written")
+            self.plot()
             self.metrics.close()
 
     def _waiting_line(self) -> str:
@@ -213,6 +229,7 @@ class Trainer:
             "charts/episodic_return": _mean(g.get("return") for g in games),
             "charts/episode_length": _mean(g.get("length") for g in games),
             "charts/x_pos_max": _mean(g.get("x_pos_max") for g in games),
+            "charts/env_steps": self.env_steps,
         }
         self.metrics.log(self.step, values)
         self.log(

@@ -16,7 +16,7 @@ from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config
 from muzero_lite.envs import Environment, is_mario
 from muzero_lite.games import GameRecord, new_game_id, remove_stale_temps, save_game
-from muzero_lite.gifs import gif_name, write_gif
+from muzero_lite.gifs import gif_name, update_best, write_gif
 from muzero_lite.observations import stacked_observation
 from muzero_lite.paths import DataDirs
 from muzero_lite.search import search
@@ -215,9 +215,9 @@ def write_played(
     }
     save_game(record, dirs.games, game_id)
     if played.frames:
-        write_gif(
-            played.frames, dirs.gifs / gif_name(game_id, record.metadata), config.selfplay.gif_fps
-        )
+        name = gif_name(game_id, record.metadata)
+        gif = write_gif(played.frames, dirs.gifs / name, config.selfplay.gif_fps)
+        update_best(dirs.gifs / "best", gif, record.metadata)
     return game_id
 
 
