@@ -1,14 +1,15 @@
 """What the entry scripts share: common arguments, and one clear line plus exit 2 for bad input."""
 
 import argparse
-import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from muzero_lite.checkpoints import CheckpointError
 from muzero_lite.config import Config, ConfigError, load_config
+from muzero_lite.paths import DataDirs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,13 +37,26 @@ def config_from(args: argparse.Namespace) -> Config:
 
 
 def check_writable(folder: Path) -> None:
-    """Fail early, with one line, when the data folder cannot be written."""
+    """Fail early, with one line, when the data folder (or a folder in it) cannot be written.
+
+    A probe file is created and removed, so the answer is the one a real write gets (os.access
+    goes by permission bits, which root ignores, and can be wrong on network file systems).
+    """
+    dirs = DataDirs(folder)
+    for path in (folder, dirs.games, dirs.gifs, dirs.checkpoints, dirs.runs):
+        if path.exists() and not path.is_dir():
+            raise ConfigError(
+                f"{str(path)!r} is a file, not a folder: move it, or pass another --data-dir"
+            )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"cannot create data folder {str(folder)!r}: {e.strerror}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"data folder {str(folder)!r} is not writable")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-write-check-"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"data folder {str(folder)!r} is not writable: {e.strerror}") from None
 
 
 def run_entry(main: Callable[[], int]) -> None:

@@ -107,6 +107,14 @@ class SelfPlayConfig:
     this many per trainer step since it started (0: never wait)."""
     pace_free_steps: int = 0
     """Pace: env steps a worker may play before the trainer's progress counts (e.g. its warm-up)."""
+    keep_games: int = 0
+    """Retention: newest game files kept in games/; older ones go after each write (0: keep all)."""
+    max_games_mb: float = 0.0
+    """Retention: games/ is kept under this many MB (10^6 bytes), oldest first (0: no limit)."""
+    keep_gifs: int = 0
+    """Retention: newest GIFs kept in gifs/ (0: keep all); subfolders (best/, eval/) are kept."""
+    max_gifs_mb: float = 0.0
+    """Retention: gifs/ is kept under this many MB (10^6 bytes), oldest first (0: no limit)."""
 
 
 @dataclass
@@ -289,6 +297,10 @@ def validate(config: Config) -> None:
         (config.selfplay.device in ("cpu", "cuda"), "selfplay.device must be cpu or cuda"),
         (config.selfplay.max_env_steps_per_train_step >= 0, "selfplay pace must be >= 0"),
         (config.selfplay.pace_free_steps >= 0, "selfplay.pace_free_steps must be >= 0"),
+        (config.selfplay.keep_games >= 0, "selfplay.keep_games must be >= 0 (0: keep all)"),
+        (config.selfplay.max_games_mb >= 0, "selfplay.max_games_mb must be >= 0 (0: no limit)"),
+        (config.selfplay.keep_gifs >= 0, "selfplay.keep_gifs must be >= 0 (0: keep all)"),
+        (config.selfplay.max_gifs_mb >= 0, "selfplay.max_gifs_mb must be >= 0 (0: no limit)"),
         (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (config.train.unroll_steps >= 1, "train.unroll_steps must be >= 1"),
         (config.train.td_steps >= 1, "train.td_steps must be >= 1"),

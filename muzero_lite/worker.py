@@ -2,11 +2,13 @@
 
 The worker talks to the trainer through files only: it reads the newest checkpoint from
 `<data>/checkpoints/` between games and writes `<data>/games/<id>.npz` and `<data>/gifs/<id>_*.gif`.
-A game that is interrupted is simply not written.
+A game that is interrupted is simply not written; one whose write fails (a full disk, say) is one
+log line, and the worker plays on. Retention settings keep both folders under a count and a size.
 """
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from muzero_lite.games import GameRecord, new_game_id, remove_stale_temps, save_
 from muzero_lite.gifs import gif_name, update_best, write_gif
 from muzero_lite.observations import stacked_observation
 from muzero_lite.paths import DataDirs
+from muzero_lite.retention import prune_oldest
 from muzero_lite.search import search
 from networks import MuZeroNet
 
@@ -136,6 +139,7 @@ class Worker:
         log(f"[worker {worker_id}] {name} ({self.env.num_actions} actions), {weights}")
         self.step = step or 0
         self.start_step = self.step
+        self.games_played = 0
         self.games_written = 0
         self.env_steps = 0
 
@@ -165,7 +169,7 @@ class Worker:
         self.pick_up_checkpoint()
         self.wait_for_trainer()
         every = self.config.selfplay.gif_every
-        record_gif = every > 0 and self.games_written % every == 0
+        record_gif = every > 0 and self.games_played % every == 0
         played = play_game(
             self.env,
             self.model,
@@ -174,14 +178,15 @@ class Worker:
             train_step=self.step,
             record_frames=record_gif,
         )
-        write_played(played, self.dirs, self.config, worker_id=self.worker_id, seed=self.seed)
-        self.games_written += 1
-        self.env_steps += played.record.length
-        self.log(
-            progress_line(
-                self.worker_id, self.games_written, played.record.metadata, played.seconds
-            )
+        self.games_played += 1
+        written = write_played(
+            played, self.dirs, self.config, worker_id=self.worker_id, seed=self.seed, log=self.log
         )
+        if written is not None:  # else the write failed, and said so in one line
+            self.games_written += 1
+            self.env_steps += played.record.length  # pace counts only what the trainer can see
+            meta = played.record.metadata
+            self.log(progress_line(self.worker_id, self.games_played, meta, played.seconds))
         return played
 
     def close(self) -> None:
@@ -191,10 +196,10 @@ class Worker:
 def run_worker(
     config: Config, dirs: DataDirs, *, games: int | None, worker_id: int, seed: int, log=print
 ) -> int:
-    """Play games until `games` are written (forever when None); returns the number written."""
+    """Play `games` games (forever when None); returns the number written."""
     worker = Worker(config, dirs, worker_id=worker_id, seed=seed, log=log)
     try:
-        while games is None or worker.games_written < games:
+        while games is None or worker.games_played < games:
             worker.play_one()
     finally:
         worker.close()
@@ -202,9 +207,15 @@ def run_worker(
 
 
 def write_played(
-    played: PlayedGame, dirs: DataDirs, config: Config, *, worker_id: int, seed: int
-) -> str:
-    """Name a finished game, add who played it, write its file and (if recorded) its GIF."""
+    played: PlayedGame, dirs: DataDirs, config: Config, *, worker_id: int, seed: int, log=print
+) -> str | None:
+    """Name a finished game, add who played it, write its file and (if recorded) its GIF.
+
+    Returns the game id, or None when the game file could not be written. A failed write (no
+    space, say) leaves no partial file and is one log line. After each write, the oldest files
+    beyond the retention limits (SelfPlayConfig.keep_*, max_*_mb) are deleted.
+    """
+    sp, who = config.selfplay, f"[worker {worker_id}]"
     game_id = new_game_id(worker_id)
     record = played.record
     record.metadata |= {
@@ -213,12 +224,34 @@ def write_played(
         "seed": seed,
         "timestamp": time.time(),
     }
-    save_game(record, dirs.games, game_id)
+    try:
+        save_game(record, dirs.games, game_id)
+    except OSError as e:
+        log(f"{who} could not write game {game_id}: {_why(e)}")
+        return None
+    _retain(dirs.games, "*.npz", sp.keep_games, sp.max_games_mb, log, who)
     if played.frames:
-        name = gif_name(game_id, record.metadata)
-        gif = write_gif(played.frames, dirs.gifs / name, config.selfplay.gif_fps)
-        update_best(dirs.gifs / "best", gif, record.metadata)
+        gif = dirs.gifs / gif_name(game_id, record.metadata)
+        try:
+            write_gif(played.frames, gif, sp.gif_fps)
+            update_best(dirs.gifs / "best", gif, record.metadata)
+        except OSError as e:
+            log(f"{who} could not write GIF {gif.name}: {_why(e)}")
+        _retain(dirs.gifs, "*.gif", sp.keep_gifs, sp.max_gifs_mb, log, who)
     return game_id
+
+
+def _retain(folder: Path, pattern: str, keep: int, max_mb: float, log, who: str) -> None:
+    """Apply retention to one folder; a file that cannot be deleted is one log line, not a crash."""
+    try:
+        prune_oldest(folder, pattern, keep=keep, max_mb=max_mb)
+    except OSError as e:
+        log(f"{who} retention could not clean {folder.name}/: {_why(e)}")
+
+
+def _why(error: OSError) -> str:
+    """`No space left on device`, or the whole message when the error has no errno."""
+    return error.strerror or str(error)
 
 
 def progress_line(worker_id: int, games: int, meta: dict[str, Any], seconds: float) -> str:
