@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from muzero_lite.checkpoints import CheckpointError, build_model, load_latest, load_weights
-from muzero_lite.cli import add_config_arguments, config_from, run_entry
+from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
 from muzero_lite.envs import Environment
 from muzero_lite.evaluation import evaluate, format_table, summarize
 from muzero_lite.paths import DataDirs
@@ -37,6 +37,8 @@ def main() -> int:
     if args.episodes < 1:
         parser.error("--episodes must be at least 1")
     config = config_from(args)
+    if args.json is None or args.gifs:  # the summary or the GIFs go into the data folder
+        check_writable(args.data_dir)
     torch.set_num_threads(config.selfplay.threads)
     dirs = DataDirs(args.data_dir)
     env = Environment(config.env)

@@ -10,6 +10,7 @@ import argparse
 import time
 
 from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
+from muzero_lite.envs import Environment
 from muzero_lite.launcher import default_workers, start_run, stop_all
 from muzero_lite.monitor import RunMonitor
 from muzero_lite.paths import DataDirs
@@ -28,7 +29,8 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    config = config_from(args)  # checks the config before any process starts
+    config = config_from(args)  # checks the config and the environment before any process starts
+    Environment(config.env).close()
     check_writable(args.data_dir)
     workers = (
         args.workers if args.workers is not None else config.launch.workers or default_workers()

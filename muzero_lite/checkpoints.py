@@ -63,9 +63,8 @@ def save_checkpoint(directory: Path, step: int, model: MuZeroNet, **extra: Any) 
         "model": model.state_dict(),
         **extra,
     }
-    path = checkpoint_path(directory, step)
-    path.unlink(missing_ok=True)  # a re-save of the same step replaces the old file
-    return publish(path, lambda f: torch.save(state, f))
+    # A re-save of the same step replaces the old file in one atomic step.
+    return publish(checkpoint_path(directory, step), lambda f: torch.save(state, f), replace=True)
 
 
 def read_checkpoint(path: Path, arch: Architecture) -> dict[str, Any]:

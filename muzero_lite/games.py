@@ -82,11 +82,12 @@ def save_game(record: GameRecord, directory: Path, game_id: str) -> Path:
     return publish(directory / f"{game_id}.npz", lambda f: np.savez_compressed(f, **arrays))
 
 
-def publish(path: Path, write) -> Path:
-    """Write through `write(file)` to a temporary file beside `path`, then link it into place.
+def publish(path: Path, write, replace: bool = False) -> Path:
+    """Write through `write(file)` to a temporary file beside `path`, then move it into place.
 
     The temporary name starts with a dot and does not end in the final suffix, so readers that
-    glob for `*.npz` or `*.gif` never see it. os.link fails rather than replace an existing file.
+    glob for `*.npz` or `*.gif` never see it. By default os.link publishes it, which fails rather
+    than replace an existing file; with `replace`, os.replace swaps it in atomically.
     """
     temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
     try:
@@ -94,7 +95,10 @@ def publish(path: Path, write) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.link(temp, path)
+        if replace:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)
     finally:
         temp.unlink(missing_ok=True)
     return path

@@ -8,7 +8,6 @@ game so far of each Mario stage (or of the environment), so progress shows at a 
 import fcntl
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,4 @@ def _score(metadata: dict[str, Any]) -> tuple[float, float]:
 
 def _replace(path: Path, data: bytes) -> None:
     """Atomically replace `path` (the best game is meant to be overwritten)."""
-    temp = path.with_name(f".tmp-{path.name}")
-    temp.write_bytes(data)
-    os.replace(temp, path)
+    publish(path, lambda f: f.write(data), replace=True)

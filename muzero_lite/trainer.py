@@ -22,13 +22,14 @@ from muzero_lite.checkpoints import (
 )
 from muzero_lite.config import Config, ConfigError
 from muzero_lite.envs import Environment
+from muzero_lite.games import GameRecord, remove_stale_temps
 from muzero_lite.loader import GameLoader, LoadedGame
 from muzero_lite.losses import LossOutput, muzero_loss
 from muzero_lite.metrics import MetricsLogger
 from muzero_lite.paths import DataDirs
 from muzero_lite.plots import plot_progress
 from muzero_lite.replay.buffer import ReplayBuffer
-from networks import MuZeroNet
+from networks import Architecture, MuZeroNet
 
 COLUMNS = [
     "losses/total",
@@ -94,6 +95,8 @@ class Trainer:
         self.last_plot = time.monotonic()
 
     def _restore(self, resume: bool) -> int:
+        if self.dirs.checkpoints.is_dir():  # temporaries of a trainer killed mid-save
+            remove_stale_temps(self.dirs.checkpoints, max_age_s=60.0)
         existing = list_checkpoints(self.dirs.checkpoints)
         if not resume:
             if existing:
@@ -122,10 +125,14 @@ class Trainer:
     def _add(self, games: list[LoadedGame], fresh: bool = True) -> None:
         """Games into replay; `fresh` ones (not a resume's refill) count as new env steps."""
         for game in games:
-            try:
-                self.replay.add_game(game.record)
-            except ValueError as e:  # valid file, but not for this replay (shape, length)
-                self.loader.quarantine(game.path, str(e))
+            problem = _misfit(game.record, self.model.arch)
+            if problem is None:
+                try:
+                    self.replay.add_game(game.record)
+                except ValueError as e:  # longer than the whole replay
+                    problem = str(e)
+            if problem is not None:  # a valid file, but not one this run can learn from
+                self.loader.quarantine(game.path, problem)
                 continue
             self.transitions_loaded += game.record.length
             if fresh:
@@ -260,6 +267,20 @@ class _Clock:
             say()
             self.last_wait_line = time.monotonic()
         time.sleep(min(self.poll_seconds, 1.0))
+
+
+def _misfit(record: GameRecord, arch: Architecture) -> str | None:
+    """Why a valid game does not fit this network (another env or settings), or None."""
+    shape, dtype = record.observations.shape[1:], record.observations.dtype
+    expected = np.uint8 if arch.pixels else np.float32
+    if shape != tuple(arch.observation_shape) or dtype != expected:
+        return (
+            f"observations {shape} {dtype} do not fit this network's "
+            f"{tuple(arch.observation_shape)} {np.dtype(expected)}: a game of another environment"
+        )
+    if record.policies.shape[1] != arch.num_actions:
+        return f"{record.policies.shape[1]} actions, this network has {arch.num_actions}"
+    return None
 
 
 def _mean(values) -> float:

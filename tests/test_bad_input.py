@@ -101,7 +101,7 @@ def bad_games(marker) -> dict[str, tuple[bytes, str]]:
                 policies=other.policies,
                 actions=other.actions,
             ),
-            "differs from stored (4,) float32 and 2 actions",
+            "do not fit this network's (4,) float32: a game of another environment",
         ),
     }
 
@@ -132,12 +132,6 @@ def test_the_trainer_quarantines_every_kind_of_bad_file_and_trains_on(tmp_path):
     assert not marker.exists()  # the pickled payload was never unpickled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: replay checks a game only against the games already in it, not against "
-    "the network; a foreign game that sorts first is taken, every good game after it is "
-    "quarantined, and the first training step crashes (fix: check against the architecture)",
-)
 def test_a_game_from_another_environment_that_sorts_first_is_quarantined(tmp_path):
     content, _ = bad_games(tmp_path / "code-ran")["other-env"]
     games = tmp_path / "games"
@@ -281,11 +275,6 @@ def test_a_folder_that_refuses_a_probe_file_is_refused_even_for_root(tmp_path, m
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: launch.py checks the environment id only in its children, which exit 2 "
-    "while the launcher reports 'exited with status 2' and exits 1",
-)
 def test_launch_with_an_unknown_environment_is_one_line_and_status_2(tmp_path):
     result = entry(
         "launch.py", tmp_path, "--minutes", "0.5", "--workers", "1",
