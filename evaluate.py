@@ -1,7 +1,7 @@
 """Evaluate a checkpoint: greedy play, a table per stage, optional GIFs, and a JSON summary.
 
     python evaluate.py --config configs/mario.toml [--checkpoint latest|PATH] [--episodes 12]
-        [--gifs] [--json PATH]
+        [--gifs] [--noop-max 30] [--json PATH]
 
 Mario episodes cycle through the config's stages; other environments play their one task.
 """
@@ -30,6 +30,12 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=10, help="greedy episodes in all")
     parser.add_argument("--gifs", action="store_true", help="write a GIF of each episode")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--noop-max",
+        type=int,
+        default=0,
+        help="start each episode after 0..N no-op steps (Mario: 30)",
+    )
     parser.add_argument(
         "--json", type=Path, default=None, help="summary file (default: eval/ in the data dir)"
     )
@@ -61,6 +67,7 @@ def main() -> int:
         np.random.default_rng(args.seed),
         train_step=step,
         gif_dir=gif_dir,
+        noop_max=args.noop_max,
     )
     env.close()
     summary = summarize(results)

@@ -81,13 +81,22 @@ class Environment:
         return self._envs[env_id]
 
     def reset(
-        self, rng: np.random.Generator, env_id: str | None = None
+        self, rng: np.random.Generator, env_id: str | None = None, noops: int = 0
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode of `env_id` (default: a random stage); first observation and info."""
+        """Start an episode of `env_id` (default: a random stage); first observation and info.
+
+        `noops` steps of action 0 follow the reset (evaluation's random starts, which make
+        deterministic games such as Mario differ between episodes).
+        """
         ids = self.stages
         self.env_id = env_id if env_id is not None else ids[int(rng.integers(len(ids)))]
         self._current = self._env(self.env_id)
         obs, info = self._current.reset(seed=int(rng.integers(2**31)))
+        for _ in range(noops):
+            obs, _, terminated, truncated, info = self._current.step(0)
+            if terminated or truncated:
+                obs, info = self._current.reset(seed=int(rng.integers(2**31)))
+                break
         return _own(obs), info
 
     def step(self, action: int) -> Step:

@@ -24,8 +24,13 @@ def evaluate(
     *,
     train_step: int = 0,
     gif_dir: Path | None = None,
+    noop_max: int = 0,
 ) -> list[dict[str, Any]]:
-    """Play `episodes` greedy games, stage i mod S for episode i; the games' metadata records."""
+    """Play `episodes` greedy games, stage i mod S for episode i; the games' metadata records.
+
+    Each starts after 0..noop_max random no-op steps, so a deterministic game is not the same
+    episode every time.
+    """
     model.eval()
     results = []
     for i in range(episodes):
@@ -39,6 +44,7 @@ def evaluate(
             record_frames=gif_dir is not None,
             greedy=True,
             env_id=env_id,
+            noop_max=noop_max,
         )
         meta = played.record.metadata
         if gif_dir is not None:

@@ -43,14 +43,17 @@ def play_game(
     record_frames: bool,
     greedy: bool = False,
     env_id: str | None = None,
+    noop_max: int = 0,
 ) -> PlayedGame:
     """Play one episode (of `env_id`, default a random stage) with the search.
 
-    The record's metadata holds the episode's figures; `greedy` plays the best action (evaluation).
+    The record's metadata holds the episode's figures; `greedy` plays the best action and
+    `noop_max` starts after 0..noop_max no-op steps (both for evaluation).
     """
     start = time.perf_counter()
     device = config.selfplay.device
-    obs, info = env.reset(rng, env_id)
+    noops = int(rng.integers(noop_max + 1)) if noop_max > 0 else 0
+    obs, info = env.reset(rng, env_id, noops)
     observations, actions, rewards, policies, root_values = [obs], [], [], [], []
     frames = [env.render()] if record_frames else []
     x_pos_max, flag_get = info.get("x_pos", 0), False
@@ -115,13 +118,8 @@ class Worker:
 
     def __init__(self, config: Config, dirs: DataDirs, *, worker_id: int, seed: int, log=print):
         torch.set_num_threads(config.selfplay.threads)
-        self.config, self.dirs, self.worker_id, self.seed, self.log = (
-            config,
-            dirs,
-            worker_id,
-            seed,
-            log,
-        )
+        self.config, self.dirs, self.log = config, dirs, log
+        self.worker_id, self.seed = worker_id, seed
         self.env = Environment(config.env)
         self.rng = np.random.default_rng([seed, worker_id])
         with torch.random.fork_rng():  # seed the initial weights without touching global state

@@ -57,3 +57,14 @@ def test_bad_environments_are_config_errors(config, message):
     with pytest.raises(ConfigError, match=None) as error:
         Environment(config)
     assert message in str(error.value)
+
+
+def test_noop_starts_step_action_zero_after_the_reset():
+    config = EnvConfig(id="CartPole-v1", max_episode_steps=50, stack=1)
+    plain, delayed = Environment(config), Environment(config)
+    first, _ = plain.reset(np.random.default_rng(7))
+    for _ in range(3):
+        expected = plain.step(0).observation
+    start, _ = delayed.reset(np.random.default_rng(7), noops=3)
+    assert not np.array_equal(start, first)
+    np.testing.assert_array_equal(start, expected)
