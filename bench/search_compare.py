@@ -18,9 +18,7 @@ import argparse
 import json
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,7 @@ from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config, load_config
 from muzero_lite.envs import Environment
 from muzero_lite.games import load_game
+from muzero_lite.launcher import start_run, stop_all
 from muzero_lite.observations import stacked_observation
 from muzero_lite.paths import DataDirs
 from muzero_lite.search import search
@@ -97,30 +96,17 @@ def search_cost(config: Config, moves: int, seed: int) -> dict[str, float]:
 
 def run_budget(args: argparse.Namespace, kind: str, data: Path) -> dict[str, int]:
     """Trainer and one self-play worker for `--minutes`, then SIGINT; their figures."""
-    common = ["--config", args.config, "--data-dir", str(data), "--seed", str(args.seed)]
-    common += [x for o in [f"search.kind={kind}", *args.overrides] for x in ("--set", o)]
-    procs = {}
-    for name in ("train", "selfplay"):
-        log = open(data / f"{name}.log", "w")  # noqa: SIM115 (closed below)
-        command = [sys.executable, f"{name}.py", *common]
-        procs[name] = (subprocess.Popen(command, cwd=REPO, stdout=log, stderr=log), log)
+    overrides = [f"search.kind={kind}", *args.overrides]
+    children = start_run(args.config, overrides, data, 1, args.seed, data / "logs")
     deadline = time.monotonic() + 60 * args.minutes
-    while time.monotonic() < deadline and all(p.poll() is None for p, _ in procs.values()):
+    while time.monotonic() < deadline and all(c.process.poll() is None for c in children):
         time.sleep(1.0)
-    for proc, _ in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    for name, (proc, log) in procs.items():
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        if proc.returncode != 0:
-            tail = (data / f"{name}.log").read_text().strip().splitlines()[-5:]
+    codes = stop_all(children, timeout=120)
+    for child in children:
+        if codes[child.name] != 0:
+            tail = child.log_path.read_text().strip().splitlines()[-5:]
             raise SystemExit(
-                f"{kind}: {name}.py exited with {proc.returncode}:\n" + "\n".join(tail)
+                f"{kind}: {child.name} exited with {codes[child.name]}:\n" + "\n".join(tail)
             )
     lengths = [load_game(p).length for p in sorted(DataDirs(data).games.glob("*.npz"))]
     return {"env_steps": int(sum(lengths)), "games": len(lengths)}

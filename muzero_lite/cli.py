@@ -61,6 +61,9 @@ def check_writable(folder: Path) -> None:
 
 def run_entry(main: Callable[[], int]) -> None:
     """Run an entry point: SIGTERM stops it like Ctrl-C, bad input is one line with exit 2."""
+    # Ctrl-C and SIGTERM both stop cleanly. SIGINT is set explicitly: a process started in the
+    # background by a non-interactive shell inherits it ignored, and would never stop on it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         sys.exit(main())

@@ -107,3 +107,24 @@ def test_evaluate_without_a_checkpoint_is_one_clear_error(tmp_path):
     folder = tmp_path / "checkpoints"
     expected = f"error: no checkpoint in {folder}: train first, or pass --checkpoint PATH"
     assert result.stderr.strip().splitlines() == [expected]
+
+
+def test_sigint_stops_a_process_that_inherited_it_ignored(tmp_path):
+    # A non-interactive shell starts background jobs with SIGINT ignored; Ctrl-C must still work.
+    command = [
+        sys.executable, "selfplay.py", "--config", "configs/cartpole.toml",
+        "--data-dir", str(tmp_path), "--set", "selfplay.max_env_steps_per_train_step=0",
+    ]  # fmt: skip
+
+    def ignore_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    worker = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, text=True, preexec_fn=ignore_sigint
+    )
+    deadline = time.time() + 60
+    while not list((tmp_path / "games").glob("*.npz")) and time.time() < deadline:
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGINT)
+    out, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0 and "stopped" in out
