@@ -9,7 +9,6 @@ reaches 200, 475 and 500 are printed, and with --json written as minutes_to_475,
 
 import argparse
 import csv
-import json
 import sys
 import tempfile
 import time
@@ -19,6 +18,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import write_json
 
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import load_config
@@ -136,9 +137,7 @@ def report(args, curve: list[dict], reached: dict[int, dict]) -> None:
             "minutes_budget": args.minutes,
             "curve_csv": str(csv_path),
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ target for a 60-minute CPU run: mean greedy x_pos at least twice the random base
 
 import argparse
 import csv
-import json
 import sys
 import tempfile
 import time
@@ -21,6 +20,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import write_json
 
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import load_config
@@ -176,9 +177,7 @@ def report(args, baseline: dict, curve: list[dict]) -> None:
             "curve": curve,
             "overrides": args.overrides,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,6 @@ The kinds run one after another, each alone on the machine, so they get the same
 """
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -28,6 +25,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import write_json
 
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config, load_config
@@ -191,12 +190,8 @@ def main() -> None:
             "minutes_per_kind": args.minutes,
             "episodes": args.episodes,
             "kinds": rows,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            "torch": torch.__version__,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,6 @@ temporary folder). The random side steps the same preprocessed environment with 
 """
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -20,6 +17,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import write_json
 
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
@@ -102,12 +101,8 @@ def main() -> None:
             "random_steps": totals["random"][0],
             "selfplay_steps": totals["selfplay"][0],
             "seconds_per_side": args.seconds,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            "torch": torch.__version__,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

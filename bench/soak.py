@@ -33,7 +33,6 @@ Exit status 1 when any must-be-0 figure is not 0; the data folder is then kept f
 """
 
 import argparse
-import json
 import os
 import re
 import runpy
@@ -51,6 +50,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from common import write_json  # noqa: E402
 
 from muzero_lite.checkpoints import (  # noqa: E402
     CheckpointError,
@@ -316,9 +317,7 @@ def report(figures: dict, args: argparse.Namespace, root: Path) -> None:
             **figures,
             "passed": not failed,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
     if failed:
         print(f"FAILED: {', '.join(failed)} not 0; data and logs kept in {root}")
         sys.exit(1)

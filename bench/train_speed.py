@@ -9,9 +9,6 @@ of the bytes it holds, divided by the transitions stored, and compared with one 
 """
 
 import argparse
-import json
-import os
-import platform
 import resource
 import sys
 import tempfile
@@ -19,9 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import write_json
 
 from muzero_lite.config import load_config
 from muzero_lite.games import GameRecord
@@ -104,8 +102,6 @@ def main() -> None:
         "rss_bytes_per_transition": (rss_after - rss_before) / transitions,
         "frame_bytes": frame_bytes,
         "bytes_ratio_to_frame": trainer.replay.nbytes / transitions / frame_bytes,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "torch": torch.__version__,
     }
     print()
     print(f"{'figure':34s} {'value':>12s}")
@@ -122,9 +118,7 @@ def main() -> None:
         print(f"{key:34s} {result[key]:12.2f}")
     print(f"bytes per transition / one frame: {result['bytes_ratio_to_frame']:.3f} (target <= 1.5)")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":
