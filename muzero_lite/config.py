@@ -321,6 +321,33 @@ def validate(config: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    _check_pacing(config)
+
+
+def _check_pacing(config: Config) -> None:
+    """A paced worker and the trainer must not end up waiting on each other.
+
+    A worker waits while its env steps exceed pace_free_steps + pace x train steps; the trainer
+    waits while its steps exceed replay_ratio x env steps loaded. With one worker both stop for
+    good if pace x replay_ratio < 1 (at replay_ratio x pace_free_steps / (1 - pace x replay_ratio)
+    train steps), or if the free steps never fill the trainer's warm-up.
+    """
+    sp, tc = config.selfplay, config.train
+    pace = sp.max_env_steps_per_train_step
+    if pace <= 0:
+        return
+    if pace * tc.replay_ratio < 1:
+        raise ConfigError(
+            f"selfplay.max_env_steps_per_train_step x train.replay_ratio is {pace:g} x "
+            f"{tc.replay_ratio:g} = {pace * tc.replay_ratio:g}: a paced worker and the trainer "
+            "would wait on each other; it must be >= 1"
+        )
+    if sp.pace_free_steps < tc.warmup_transitions:
+        raise ConfigError(
+            f"selfplay.pace_free_steps ({sp.pace_free_steps}) is below "
+            f"train.warmup_transitions ({tc.warmup_transitions}): a paced worker would wait for "
+            "a trainer that waits for its warm-up"
+        )
 
 
 def _names(keys: Any) -> str:

@@ -60,6 +60,14 @@ def test_list_overrides_take_commas_or_toml_and_widen_ints():
         (["env.grayscale=1"], "env.grayscale must be bool, got 1"),
         (["search.width"], "expected section.key=value"),
         (["search.depth=0"], "search.depth must be >= 1"),
+        (
+            ["selfplay.max_env_steps_per_train_step=0.25"],
+            "is 0.25 x 2 = 0.5: a paced worker and the trainer would wait on each other",
+        ),
+        (
+            ["train.warmup_transitions=501"],
+            "selfplay.pace_free_steps (500) is below train.warmup_transitions (501)",
+        ),
     ],
 )
 def test_bad_overrides_name_the_problem(overrides, message):
