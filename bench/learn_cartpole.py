@@ -5,6 +5,10 @@
 Every `--eval-every` seconds the newest checkpoint plays 20 greedy episodes in this process. The
 curve (wall time, env steps, train steps, mean eval return) goes to a CSV; the first times the mean
 reaches 200, 475 and 500 are printed, and with --json written as minutes_to_475, env_steps_to_475.
+
+Env steps are counted on the safe side: the steps of every finished game, plus a whole episode
+(max_episode_steps) for the game the worker may be part-way through when the evaluation starts.
+The steps of finished games alone are in the `env_steps_finished` column.
 """
 
 import argparse
@@ -95,13 +99,15 @@ def measure(config, env, model, dirs, monitor, rng, episodes, start) -> dict:
     minutes = (time.monotonic() - start) / 60
     monitor.scan()
     step = load_latest(dirs.checkpoints, model)
+    finished = monitor.env_steps
     returns = [0.0]
     if step is not None:
         results = evaluate(config, env, model, episodes, rng, train_step=step)
         returns = [float(r["return"]) for r in results]
     return {
         "minutes": minutes,
-        "env_steps": monitor.env_steps,
+        "env_steps": finished + config.env.max_episode_steps,  # one game may be in progress
+        "env_steps_finished": finished,
         "train_steps": step or 0,
         "eval_mean": float(np.mean(returns)),
         "eval_std": float(np.std(returns)),
