@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import write_json
 
 from muzero_lite.checkpoints import build_model, load_latest
+from muzero_lite.cli import stop_on_signals
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
 from muzero_lite.evaluation import evaluate
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=Path("bench/results/learn_mario.csv"))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    stop_on_signals()  # Ctrl-C or SIGTERM still stops the trainer and workers
 
     overrides = [f"env.stages={args.stage}", *args.overrides]
     config = load_config(args.config, overrides)

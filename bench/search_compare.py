@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import write_json
 
 from muzero_lite.checkpoints import build_model, load_latest
+from muzero_lite.cli import stop_on_signals
 from muzero_lite.config import Config, load_config
 from muzero_lite.envs import Environment
 from muzero_lite.games import load_game
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
+    stop_on_signals()  # Ctrl-C or SIGTERM still stops the trainer and workers
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:

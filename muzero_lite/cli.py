@@ -59,12 +59,19 @@ def check_writable(folder: Path) -> None:
         raise ConfigError(f"data folder {str(folder)!r} is not writable: {e.strerror}") from None
 
 
-def run_entry(main: Callable[[], int]) -> None:
-    """Run an entry point: SIGTERM stops it like Ctrl-C, bad input is one line with exit 2."""
-    # Ctrl-C and SIGTERM both stop cleanly. SIGINT is set explicitly: a process started in the
-    # background by a non-interactive shell inherits it ignored, and would never stop on it.
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both raise KeyboardInterrupt, so `finally` blocks run and children stop.
+
+    SIGINT is set explicitly: a process started in the background by a non-interactive shell
+    inherits it ignored, and would never stop on it.
+    """
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
+
+
+def run_entry(main: Callable[[], int]) -> None:
+    """Run an entry point: SIGTERM stops it like Ctrl-C, bad input is one line with exit 2."""
+    stop_on_signals()
     try:
         sys.exit(main())
     except (ConfigError, CheckpointError) as e:
