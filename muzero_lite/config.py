@@ -340,7 +340,7 @@ def _check_pacing(config: Config) -> None:
         raise ConfigError(
             f"selfplay.max_env_steps_per_train_step x train.replay_ratio is {pace:g} x "
             f"{tc.replay_ratio:g} = {pace * tc.replay_ratio:g}: a paced worker and the trainer "
-            "would wait on each other; it must be >= 1"
+            "would wait on each other; raise either so that the product is at least 1"
         )
     if sp.pace_free_steps < tc.warmup_transitions:
         raise ConfigError(
