@@ -59,6 +59,7 @@ from muzero_lite.checkpoints import (  # noqa: E402
     list_checkpoints,
     read_checkpoint,
 )
+from muzero_lite.cli import stop_on_signals  # noqa: E402
 from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.envs import Environment  # noqa: E402
 from muzero_lite.launcher import Child, spawn  # noqa: E402
@@ -88,6 +89,7 @@ def main() -> None:
         traced_trainer(sys.argv[2:])
         return
     args = parse_args()
+    stop_on_signals()  # Ctrl-C or SIGTERM kills the children (below), even in the background
     config = load_config(args.config, args.overrides)
     arch = architecture_for(config, Environment(config.env))
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="muzero-soak-"))
