@@ -124,7 +124,13 @@ class TrainConfig:
     unroll_steps: int = 5
     """K: steps the dynamics network is unrolled from each sampled position."""
     td_steps: int = 10
-    """n: rewards summed before the value target bootstraps from a stored root value."""
+    """n: rewards summed before the value target bootstraps (see `bootstrap`)."""
+    bootstrap: str = "stored"
+    """What an n-step value target bootstraps from: "stored", the search's root value saved with
+    the game; or "fresh", the value a target network (a copy of the trainer's network, refreshed
+    every `target_update_every` steps) gives that state now, at one more forward pass per sample."""
+    target_update_every: int = 100
+    """With bootstrap = "fresh": training steps between copies of the network into the target."""
     learning_rate: float = 1e-3
     """AdamW learning rate."""
     weight_decay: float = 1e-4
@@ -133,6 +139,9 @@ class TrainConfig:
     """Gradients are clipped to this global norm (0: no clipping)."""
     exploration_fraction: float = 0.1
     """The policy loss is reduced by this fraction of the exploration network's loss."""
+    consistency_weight: float = 0.0
+    """Weight of the consistency loss: the hidden state the dynamics reach against the
+    representation of the state really observed (0: off, as in MuZero)."""
     replay_capacity: int = 100_000
     """Transitions kept in replay; the oldest games leave first."""
     priority_alpha: float = 0.6
@@ -304,7 +313,10 @@ def validate(config: Config) -> None:
         (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (config.train.unroll_steps >= 1, "train.unroll_steps must be >= 1"),
         (config.train.td_steps >= 1, "train.td_steps must be >= 1"),
+        (config.train.bootstrap in ("stored", "fresh"), "train.bootstrap must be stored or fresh"),
+        (config.train.target_update_every >= 1, "train.target_update_every must be >= 1"),
         (config.train.learning_rate > 0, "train.learning_rate must be > 0"),
+        (config.train.consistency_weight >= 0, "train.consistency_weight must be >= 0"),
         (config.train.weight_decay >= 0, "train.weight_decay must be >= 0"),
         (config.train.replay_capacity >= 1, "train.replay_capacity must be >= 1"),
         (config.train.priority_alpha >= 0, "train.priority_alpha must be >= 0"),

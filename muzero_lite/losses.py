@@ -8,6 +8,10 @@ For an unroll of K steps from a sampled position, at every step k = 0..K:
               the policy loss is reduced by `exploration_fraction` times that same cross-entropy
               computed with the exploration logits detached: the policy is pushed away from what
               is easy to predict, and that term is its only route into the policy.
+  consistency (k >= 1, only with consistency_weight > 0) 1 - the cosine similarity between the
+              hidden state the dynamics network reached and the representation of the observed
+              state t + k (a detached target): the self-supervised consistency of EfficientZero,
+              which makes the dynamics a model of what really follows.
 Steps k >= 1 are scaled by 1/K, the gradient through each hidden state is halved, and each
 sample's loss is weighted by its importance weight.
 """
@@ -28,6 +32,7 @@ class LossOutput:
     reward: float
     policy: float
     exploration: float
+    consistency: float
     value_errors: torch.Tensor  # [B] |target value - predicted value| at k = 0: new priorities
 
 
@@ -61,13 +66,21 @@ def muzero_loss(
     batch: Batch,
     *,
     exploration_fraction: float,
+    consistency_weight: float = 0.0,
     device: torch.device | str = "cpu",
 ) -> LossOutput:
-    """The importance-weighted loss of one batch, and the value errors for new priorities."""
+    """The importance-weighted loss of one batch, and the value errors for new priorities.
+
+    With consistency_weight > 0 the batch must carry next_observations (see Batch).
+    """
     t = {name: torch.as_tensor(getattr(batch, name), device=device) for name in _BATCH_FIELDS}
     support = model.arch.support_size
     unroll = t["actions"].shape[1]
     hidden = model.represent(t["observations"], t["prev_actions"])
+    observed = None  # [B, K, hidden size] representations of the states along the unroll
+    if consistency_weight > 0:
+        observed = _observed_hidden(model, batch, device)
+        next_mask = torch.as_tensor(batch.next_mask, device=device)
     per_sample = {name: torch.zeros(len(t["weights"]), device=device) for name in _TERMS}
     value_errors = None
     for k in range(unroll + 1):
@@ -82,7 +95,11 @@ def muzero_loss(
         terms = {
             "value": soft_cross_entropy(out.value, value_target),
             "reward": reward if k > 0 else torch.zeros_like(value_target[:, 0]),
+            "consistency": torch.zeros_like(value_target[:, 0]),
         }
+        if observed is not None and k > 0:
+            similarity = F.cosine_similarity(hidden.flatten(1), observed[:, k - 1], dim=1)
+            terms["consistency"] = consistency_weight * next_mask[:, k - 1] * (1 - similarity)
         mask = t["policy_mask"][:, k]
         predictability, novelty = exploration_losses(out.policy, out.exploration)
         terms["policy"] = mask * (
@@ -102,6 +119,18 @@ def muzero_loss(
     return LossOutput(total=total, value_errors=value_errors, **means)
 
 
+@torch.no_grad()
+def _observed_hidden(model: MuZeroNet, batch: Batch, device: torch.device | str) -> torch.Tensor:
+    """Representations [B, K, hidden size] of the observed states t + 1 .. t + K (no gradient)."""
+    shape = batch.next_prev_actions.shape  # [B, K, N]
+    observations = batch.next_observations.reshape(-1, *batch.observations.shape[1:])
+    prev_actions = batch.next_prev_actions.reshape(-1, shape[-1])
+    hidden = model.represent(
+        torch.as_tensor(observations, device=device), torch.as_tensor(prev_actions, device=device)
+    )
+    return hidden.reshape(*shape[:2], -1)
+
+
 _BATCH_FIELDS = (
     "observations",
     "prev_actions",
@@ -112,4 +141,4 @@ _BATCH_FIELDS = (
     "policy_mask",
     "weights",
 )
-_TERMS = ("value", "reward", "policy", "exploration")
+_TERMS = ("value", "reward", "policy", "exploration", "consistency")

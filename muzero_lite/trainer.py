@@ -5,6 +5,8 @@ data the workers produce), and writes atomic checkpoints the workers pick up. `-
 weights, optimizer and step from the newest checkpoint and refills replay from the newest games.
 """
 
+import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -28,7 +30,7 @@ from muzero_lite.losses import LossOutput, muzero_loss
 from muzero_lite.metrics import MetricsLogger
 from muzero_lite.paths import DataDirs
 from muzero_lite.plots import plot_progress
-from muzero_lite.replay.buffer import ReplayBuffer
+from muzero_lite.replay.buffer import Batch, ReplayBuffer
 from networks import Architecture, MuZeroNet
 
 COLUMNS = [
@@ -91,6 +93,9 @@ class Trainer:
         self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
         self.env_steps = int(self.metrics.last("charts/env_steps") or 0) if resume else 0
         self.step = self._restore(resume)
+        self.target_model = None  # the network fresh bootstraps read (train.bootstrap = "fresh")
+        if tc.bootstrap == "fresh":
+            self.target_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.saved_step = self.step
         self.last_plot = time.monotonic()
 
@@ -153,9 +158,22 @@ class Trainer:
     def train_step(self) -> LossOutput:
         """One gradient step on a prioritized batch; the sampled positions get new priorities."""
         tc = self.config.train
-        batch = self.replay.sample(tc.batch_size, self.rng, self.priority_beta())
+        fresh = self.target_model is not None
+        batch = self.replay.sample(
+            tc.batch_size,
+            self.rng,
+            self.priority_beta(),
+            bootstrap_inputs=fresh,
+            next_inputs=tc.consistency_weight > 0,
+        )
+        if fresh:
+            batch = self._fresh_value_targets(batch)
         loss = muzero_loss(
-            self.model, batch, exploration_fraction=tc.exploration_fraction, device=self.device
+            self.model,
+            batch,
+            exploration_fraction=tc.exploration_fraction,
+            consistency_weight=tc.consistency_weight,
+            device=self.device,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
@@ -165,7 +183,22 @@ class Trainer:
         self.replay.update_priorities(batch.leaf_indices, loss.value_errors.cpu().numpy())
         self.step += 1
         self.steps_done += 1
+        if fresh and self.step % tc.target_update_every == 0:
+            self.target_model.load_state_dict(self.model.state_dict())
         return loss
+
+    def _fresh_value_targets(self, batch: Batch) -> Batch:
+        """The batch with value targets that bootstrap from the target network's values now."""
+        shape = batch.bootstrap_prev_actions.shape  # [B, K+1, N]
+        observations = batch.bootstrap_observations.reshape(-1, *batch.observations.shape[1:])
+        prev_actions = batch.bootstrap_prev_actions.reshape(-1, shape[-1])
+        values = self.target_model.initial_inference(
+            torch.as_tensor(observations, device=self.device),
+            torch.as_tensor(prev_actions, device=self.device),
+        ).value
+        values = values.float().cpu().numpy().reshape(shape[:2])
+        targets = batch.returns + batch.bootstrap_weights * values
+        return dataclasses.replace(batch, target_values=targets.astype(np.float32))
 
     def save(self) -> None:
         save_checkpoint(
@@ -226,6 +259,7 @@ class Trainer:
             "losses/reward": loss.reward,
             "losses/policy": loss.policy,
             "losses/exploration": loss.exploration,
+            "losses/consistency": loss.consistency,  # TensorBoard only: the CSV keeps its columns
             "replay/size": self.replay.num_transitions,
             "replay/games": self.replay.num_games,
             "replay/games_loaded": self.loader.loaded,

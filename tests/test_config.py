@@ -60,6 +60,9 @@ def test_list_overrides_take_commas_or_toml_and_widen_ints():
         (["env.grayscale=1"], "env.grayscale must be bool, got 1"),
         (["search.width"], "expected section.key=value"),
         (["search.depth=0"], "search.depth must be >= 1"),
+        (["train.bootstrap=newest"], "train.bootstrap must be stored or fresh"),
+        (["train.target_update_every=0"], "train.target_update_every must be >= 1"),
+        (["train.consistency_weight=-1"], "train.consistency_weight must be >= 0"),
         (
             ["selfplay.max_env_steps_per_train_step=0.25"],
             "is 0.25 x 2 = 0.5: a paced worker and the trainer would wait on each other",

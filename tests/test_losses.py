@@ -88,3 +88,39 @@ def test_masked_steps_have_no_policy_or_exploration_loss():
     masked = Batch(**{**vars(batch), "policy_mask": np.zeros_like(batch.policy_mask)})
     loss = muzero_loss(net(), masked, exploration_fraction=0.1)
     assert loss.policy == 0.0 and loss.exploration == 0.0
+
+
+def with_next_states(batch: Batch, mask) -> Batch:
+    """tiny_batch plus observed states t + 1 .. t + K (random vectors) and their mask."""
+    rng = np.random.default_rng(1)
+    b, k = batch.actions.shape
+    return Batch(
+        **{
+            **vars(batch),
+            "next_observations": rng.normal(size=(b, k, 1, 4)).astype(np.float32),
+            "next_prev_actions": batch.actions[:, :, None].copy(),
+            "next_mask": np.array(mask, dtype=np.float32),
+        }
+    )
+
+
+def test_consistency_is_one_minus_cosine_to_the_observed_states_by_hand():
+    model = net()
+    batch = with_next_states(tiny_batch(), mask=[[1, 1], [1, 0], [0, 0]])
+    loss = muzero_loss(model, batch, exploration_fraction=0.1, consistency_weight=2.0)
+    with torch.no_grad():  # the same quantity step by step
+        hidden = model.represent(torch.as_tensor(batch.observations), torch.tensor([[-1]] * 3))
+        expected = np.zeros(3)
+        for k in range(2):
+            hidden, _ = model.dynamics(hidden, torch.as_tensor(batch.actions[:, k]))
+            observed = model.represent(
+                torch.as_tensor(batch.next_observations[:, k]),
+                torch.as_tensor(batch.next_prev_actions[:, k]),
+            )
+            cosine = torch.nn.functional.cosine_similarity(hidden, observed, dim=1).numpy()
+            expected += 2.0 * batch.next_mask[:, k] * (1 - cosine)  # 1/K scales the gradient
+    assert loss.consistency == pytest.approx(expected.mean(), rel=1e-5)
+    assert loss.consistency > 0
+    off = muzero_loss(model, batch, exploration_fraction=0.1)
+    assert off.consistency == 0.0
+    assert loss.total.item() == pytest.approx(off.total.item() + expected.mean(), rel=1e-5)

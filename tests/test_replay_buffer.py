@@ -117,6 +117,67 @@ def test_batch_targets_by_hand_for_a_truncated_game():
     np.testing.assert_array_equal(batch.weights, [1, 1, 1])
 
 
+@pytest.mark.parametrize("terminated", [False, True])
+def test_bootstrap_inputs_by_hand(terminated):
+    # The game of the test above: rewards [1, 2, 3], root values [10, 20, 30, 40], discount 0.5,
+    # n = 2, K = 2. Each target is returns + weight * (value of the bootstrap state).
+    record = GameRecord(
+        observations=np.arange(4, dtype=np.float32).reshape(4, 1),
+        actions=np.array([1, 0, 1]),
+        rewards=np.array([1.0, 2.0, 3.0], dtype=np.float32),
+        policies=np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32),
+        root_values=np.array([10.0, 20.0, 30.0, 40.0], dtype=np.float32),
+        terminated=terminated,
+        truncated=not terminated,
+    )
+    buffer = make_buffer(3, stack=2)
+    buffer.add_game(record)
+    batch = buffer.sample(3, np.random.default_rng(0), beta=1.0, bootstrap_inputs=True)
+    assert batch.leaf_indices.tolist() == [0, 1, 2]
+    r0, r1, r2 = 1 + 0.5 * 2, 2 + 0.5 * 3, 3
+    np.testing.assert_allclose(batch.returns, [[r0, r1, r2], [r1, r2, 0], [r2, 0, 0]])
+    end = 0 if terminated else 1  # the final state (3) bootstraps only after a truncation
+    np.testing.assert_allclose(
+        batch.bootstrap_weights,
+        [[0.25, 0.25 * end, 0.5 * end], [0.25 * end, 0.5 * end, end], [0.5 * end, end, 0]],
+    )
+    # Bootstrap states [[2, 3, 3], [3, 3, 3], [3, 3, 3]], each stacked with the state before it.
+    np.testing.assert_array_equal(
+        batch.bootstrap_observations[..., 0], [[[1, 2], [2, 3], [2, 3]]] + [[[2, 3]] * 3] * 2
+    )
+    np.testing.assert_array_equal(
+        batch.bootstrap_prev_actions, [[[1, 0], [0, 1], [0, 1]]] + [[[0, 1]] * 3] * 2
+    )
+    stored = np.array([10.0, 20.0, 30.0, 0.0 if terminated else 40.0])
+    bootstrapped = stored[batch.bootstrap_observations[..., -1, 0].astype(int)]
+    np.testing.assert_allclose(
+        batch.returns + batch.bootstrap_weights * bootstrapped, batch.target_values
+    )
+
+
+def test_bootstrap_inputs_match_the_stored_games_through_evictions():
+    buffer = make_buffer(12, stack=2)
+    rng = np.random.default_rng(7)
+    games = []
+    for number in range(30):
+        games.append(make_game(int(rng.integers(1, 13)), start=number, terminated=number % 2 == 0))
+        buffer.add_game(games[-1])
+        batch = buffer.sample(16, rng, beta=1.0, bootstrap_inputs=True)
+        assert batch.bootstrap_observations.shape == (16, 3, 2, 3, 3)
+        numbers, moves = buffer.locate(batch.leaf_indices)
+        for row, (game, t) in enumerate(zip(numbers, moves, strict=True)):
+            record = games[game]
+            for k in range(3):
+                state = min(t + k + 2, record.length)  # n = 2, clipped at the final state
+                obs, prev = stacked_observation(record.observations, record.actions, state, 2)
+                np.testing.assert_array_equal(batch.bootstrap_observations[row, k], obs)
+                np.testing.assert_array_equal(batch.bootstrap_prev_actions[row, k], prev)
+                absorbing = t + k > record.length or (state == record.length and record.terminated)
+                assert (batch.bootstrap_weights[row, k] == 0) == absorbing
+    plain = buffer.sample(4, rng, beta=1.0)
+    assert plain.returns is None and plain.bootstrap_observations is None
+
+
 def test_first_states_repeat_state_zero_with_no_action():
     buffer = make_buffer(5, stack=3)
     record = make_game(5, start=10)
@@ -226,3 +287,29 @@ def test_frames_are_stored_once_not_once_per_stack():
 def test_sampling_an_empty_buffer_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         make_buffer(4).sample(2, np.random.default_rng(0), beta=1.0)
+
+
+def test_next_inputs_by_hand():
+    # A truncated game of 3 moves, K = 2: from t the unroll reaches states t + 1 and t + 2, and
+    # past the final state (3) the final state is repeated with mask 0.
+    record = GameRecord(
+        observations=np.arange(4, dtype=np.float32).reshape(4, 1),
+        actions=np.array([1, 0, 1]),
+        rewards=np.array([1.0, 2.0, 3.0], dtype=np.float32),
+        policies=np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32),
+        root_values=np.array([10.0, 20.0, 30.0, 40.0], dtype=np.float32),
+        terminated=True,
+        truncated=False,
+    )
+    buffer = make_buffer(3, stack=2)
+    buffer.add_game(record)
+    batch = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True)
+    assert batch.leaf_indices.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(
+        batch.next_observations[..., 0], [[[0, 1], [1, 2]], [[1, 2], [2, 3]], [[2, 3], [2, 3]]]
+    )
+    np.testing.assert_array_equal(
+        batch.next_prev_actions, [[[-1, 1], [1, 0]], [[1, 0], [0, 1]], [[0, 1], [0, 1]]]
+    )
+    np.testing.assert_array_equal(batch.next_mask, [[1, 1], [1, 1], [1, 0]])
+    assert batch.returns is None  # only what was asked for

@@ -36,6 +36,18 @@ class Batch:
     policy_mask: np.ndarray  # [B, K+1] float32, 1 where a search policy exists
     weights: np.ndarray  # [B] float32, importance weights (N * P)^-beta / max over the batch
     leaf_indices: np.ndarray  # [B] int64, for `update_priorities`
+    # With sample(..., bootstrap_inputs=True), what a fresh bootstrap needs: target_values equal
+    # returns + bootstrap_weights * (stored root value of the bootstrap state), and a network's
+    # value of bootstrap_observations can stand in for that stored value.
+    returns: np.ndarray | None = None  # [B, K+1] float32, rewards summed before bootstrapping
+    bootstrap_weights: np.ndarray | None = None  # [B, K+1] float32, discount^m; 0: no bootstrap
+    bootstrap_observations: np.ndarray | None = None  # [B, K+1, N, *obs_shape]
+    bootstrap_prev_actions: np.ndarray | None = None  # [B, K+1, N] int64
+    # With sample(..., next_inputs=True), the network inputs of the states the unroll reaches,
+    # t + 1 .. t + K (the final state repeated past the end), for the consistency loss:
+    next_observations: np.ndarray | None = None  # [B, K, N, *obs_shape]
+    next_prev_actions: np.ndarray | None = None  # [B, K, N] int64
+    next_mask: np.ndarray | None = None  # [B, K] float32, 1 where state t + k is in the game
 
 
 class _StateLog:
@@ -121,6 +133,7 @@ class ReplayBuffer:
         self._game_leaf = np.zeros(capacity_transitions, dtype=np.int64)
         self._game_row = np.zeros(capacity_transitions, dtype=np.int64)
         self._game_length = np.zeros(capacity_transitions, dtype=np.int64)
+        self._game_terminated = np.zeros(capacity_transitions, dtype=bool)
         self._frames: dict[int, np.ndarray] = {}  # game number -> [T+1, *obs_shape], oldest first
         self._log: _StateLog | None = None  # allocated by the first game, which fixes A
         self._num_transitions = 0
@@ -164,6 +177,7 @@ class ReplayBuffer:
             self._log = _StateLog(self.capacity, record.policies.shape[1])
         number, slot = self._next_number, self._next_number % self.capacity
         self._game_leaf[slot], self._game_length[slot] = self._next_leaf, length
+        self._game_terminated[slot] = record.terminated
         self._game_row[slot] = self._log.append(record)
         self._frames[number] = np.array(record.observations, copy=True)  # owned, compact
         leaves = self._leaves_of(slot)
@@ -173,8 +187,21 @@ class ReplayBuffer:
         self._next_number += 1
         self._next_leaf = (self._next_leaf + length) % self.capacity
 
-    def sample(self, batch_size: int, rng: np.random.Generator, beta: float) -> Batch:
-        """Draw batch_size positions by priority (stratified) with their inputs and targets."""
+    def sample(
+        self,
+        batch_size: int,
+        rng: np.random.Generator,
+        beta: float,
+        *,
+        bootstrap_inputs: bool = False,
+        next_inputs: bool = False,
+    ) -> Batch:
+        """Draw batch_size positions by priority (stratified) with their inputs and targets.
+
+        With bootstrap_inputs, the batch also carries the value targets' parts and the network
+        inputs of the states they bootstrap from; with next_inputs, the network inputs of the
+        states along the unroll (see Batch).
+        """
         if self._log is None or self._num_transitions == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         log = self._log
@@ -182,23 +209,47 @@ class ReplayBuffer:
         numbers, t = self._leaf_game[leaves], self._leaf_t[leaves].astype(np.int64)
         slots = numbers % self.capacity
         first = self._game_row[slots] - log.base  # [B] log index of each position's state 0
-        states, previous = stack_indices(t, self.stack)  # [B, N] each
-        prev_rows = first[:, None] + np.maximum(previous, 0)
+        final = first + self._game_length[slots]  # [B] log index of each game's final state
+        observations, prev_actions = self._inputs(numbers, first, t)
         targets = unroll_targets_from(
             log.rewards,
             log.root_values,
             log.policies,
             log.actions,
             first + t,
-            first + self._game_length[slots],  # the final state's index
+            final,
             unroll_steps=self.unroll_steps,
             td_steps=self.td_steps,
             discount=self.discount,
             rng=rng,
         )
+        extra = {}
+        if bootstrap_inputs:
+            states = targets.bootstrap_states - first[:, None]  # [B, K+1] move index in the game
+            absorbing = (targets.bootstrap_states == final[:, None]) & self._game_terminated[
+                slots, None
+            ]
+            obs, prev = self._inputs(numbers, first, states)
+            extra = {
+                "returns": targets.returns.astype(np.float32),
+                "bootstrap_weights": np.where(absorbing, 0, targets.bootstrap_weights).astype(
+                    np.float32
+                ),
+                "bootstrap_observations": obs,
+                "bootstrap_prev_actions": prev,
+            }
+        if next_inputs:
+            length = self._game_length[slots, None]
+            after = t[:, None] + np.arange(1, self.unroll_steps + 1)  # [B, K]
+            obs, prev = self._inputs(numbers, first, np.minimum(after, length))
+            extra |= {
+                "next_observations": obs,
+                "next_prev_actions": prev,
+                "next_mask": (after <= length).astype(np.float32),
+            }
         return Batch(
-            observations=self._stacked_frames(numbers, states),
-            prev_actions=np.where(previous >= 0, log.actions[prev_rows], NO_ACTION),
+            observations=observations,
+            prev_actions=prev_actions,
             actions=targets.actions,
             target_values=targets.values,
             target_rewards=targets.rewards,
@@ -206,7 +257,22 @@ class ReplayBuffer:
             policy_mask=targets.policy_mask,
             weights=self._importance_weights(leaves, beta),
             leaf_indices=leaves,
+            **extra,
         )
+
+    def _inputs(
+        self, numbers: np.ndarray, first: np.ndarray, t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Stacked frames [B, ..., N, *obs_shape] and previous actions [B, ..., N] of states t.
+
+        numbers, first: [B] each game's number and log index of its state 0; t: [B, ...] states.
+        """
+        states, previous = stack_indices(t, self.stack)  # [B, ..., N] each
+        rows = first.reshape(-1, *[1] * (previous.ndim - 1)) + np.maximum(previous, 0)
+        prev_actions = np.where(previous >= 0, self._log.actions[rows], NO_ACTION)
+        flat = states.reshape(len(numbers), -1)
+        frames = self._stacked_frames(numbers, flat)
+        return frames.reshape(*states.shape, *frames.shape[2:]), prev_actions
 
     def update_priorities(self, leaf_indices: np.ndarray, abs_errors: np.ndarray) -> None:
         """Set p = (|error| + eps)^alpha for sampled leaves ([B] each).

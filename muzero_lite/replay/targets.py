@@ -29,6 +29,11 @@ class UnrollTargets:
     rewards: np.ndarray  # [..., K+1] float32, reward of the step into state t + k ([..., 0] is 0)
     policies: np.ndarray  # [..., K+1, A] float32, search policy at state t + k (0 past the end)
     policy_mask: np.ndarray  # [..., K+1] float32, 1 where state t + k has a search policy
+    # values = returns + bootstrap_weights * root_values[bootstrap_states], kept apart so that the
+    # trainer can bootstrap from fresh values instead (`train.bootstrap = "fresh"`):
+    returns: np.ndarray  # [..., K+1] float64, the discounted rewards summed before bootstrapping
+    bootstrap_states: np.ndarray  # [..., K+1] int64, the state bootstrapped from (index as `end`)
+    bootstrap_weights: np.ndarray  # [..., K+1] float64, discount^m (0 past the end)
 
 
 def value_target(
@@ -57,6 +62,19 @@ def value_target(
     Returns:
       [...] float64 value targets.
     """
+    returns, bootstrap, weight = n_step_parts(rewards, u, td_steps, discount, end)
+    return returns + weight * root_values[bootstrap]
+
+
+def n_step_parts(
+    rewards: np.ndarray, u: Index, td_steps: int, discount: float, end: Index | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The value target of states u split at its bootstrap: (returns, bootstrap state, weight).
+
+    The target is returns + weight * (value of the bootstrap state): returns = sum_{i<m} g^i
+    rewards[u+i] and the state u + m with weight g^m for u <= T, and 0, T, 0 for u > T. Arguments
+    as in `value_target`; each output is [...] (returns and weight float64, the state int64).
+    """
     u = np.asarray(u)
     if (u < 0).any():
         raise ValueError("states must be non-negative")
@@ -65,9 +83,10 @@ def value_target(
     m = np.clip(np.minimum(td_steps, end - u), 0, None)  # [...]
     summed = steps < m[..., None]  # [..., n]
     step_rewards = np.where(summed, rewards[np.minimum(u[..., None] + steps, len(rewards) - 1)], 0)
-    returns = step_rewards @ (discount ** steps.astype(np.float64))
-    bootstrap = discount ** m.astype(np.float64) * root_values[np.minimum(u + m, end)]
-    return np.where(u <= end, returns + bootstrap, 0.0)
+    inside = u <= end
+    returns = np.where(inside, step_rewards @ (discount ** steps.astype(np.float64)), 0.0)
+    weight = np.where(inside, discount ** m.astype(np.float64), 0.0)
+    return returns, np.minimum(u + m, end).astype(np.int64), weight
 
 
 def reward_targets(
@@ -170,11 +189,15 @@ def unroll_targets_from(
     t, end = np.asarray(t), np.asarray(end)
     u = t[..., None] + np.arange(unroll_steps + 1)  # [..., K+1]
     policy, mask = policy_targets(policies, u, end[..., None])
-    values = value_target(rewards, root_values, u, td_steps, discount, end[..., None])
+    returns, bootstrap, weight = n_step_parts(rewards, u, td_steps, discount, end[..., None])
+    values = returns + weight * root_values[bootstrap]
     return UnrollTargets(
         actions=unroll_actions(actions, t, unroll_steps, policies.shape[-1], rng, end),
         values=values.astype(np.float32),
         rewards=reward_targets(rewards, t, unroll_steps, end),
         policies=policy,
         policy_mask=mask,
+        returns=returns,
+        bootstrap_states=bootstrap,
+        bootstrap_weights=weight,
     )
