@@ -9,6 +9,7 @@ final checkpoint); starting again continues the run from its newest checkpoint.
 import argparse
 import time
 
+from muzero_lite import interrupts
 from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
 from muzero_lite.envs import Environment
 from muzero_lite.launcher import default_workers, start_run, stop_all
@@ -45,6 +46,7 @@ def main() -> int:
     deadline = None if args.minutes is None else time.monotonic() + 60 * args.minutes
     try:
         while deadline is None or time.monotonic() < deadline:
+            interrupts.check()
             time.sleep(min(config.launch.status_seconds, max(0.1, _left(deadline))))
             print(time.strftime("[%H:%M:%S] ") + monitor.status_line(), flush=True)
             failed = [c for c in children if c.process.poll() is not None]

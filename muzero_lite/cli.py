@@ -1,12 +1,12 @@
 """What the entry scripts share: common arguments, and one clear line plus exit 2 for bad input."""
 
 import argparse
-import signal
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from muzero_lite import interrupts
 from muzero_lite.checkpoints import CheckpointError
 from muzero_lite.config import Config, ConfigError, load_config
 from muzero_lite.paths import DataDirs
@@ -62,11 +62,10 @@ def check_writable(folder: Path) -> None:
 def stop_on_signals() -> None:
     """Ctrl-C and SIGTERM both raise KeyboardInterrupt, so `finally` blocks run and children stop.
 
-    SIGINT is set explicitly: a process started in the background by a non-interactive shell
-    inherits it ignored, and would never stop on it.
+    The request is also kept, so that one dropped inside a destructor is raised again by the next
+    `interrupts.check()` of a long loop (see muzero_lite/interrupts.py).
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupts.install()
 
 
 def run_entry(main: Callable[[], int]) -> None:
@@ -80,7 +79,3 @@ def run_entry(main: Callable[[], int]) -> None:
     except KeyboardInterrupt:
         print("stopped; unfinished work was discarded, finished files are complete", flush=True)
         sys.exit(0)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

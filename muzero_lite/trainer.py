@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from muzero_lite import interrupts
 from muzero_lite.checkpoints import (
     architecture_for,
     list_checkpoints,
@@ -224,6 +225,7 @@ class Trainer:
         clock = _Clock(tc.poll_seconds)
         try:
             while steps is None or self.step < steps:
+                interrupts.check()
                 if clock.poll_due() or not self.can_train():
                     self._add(self.loader.poll())
                 if not self.can_train():

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from muzero_lite import interrupts
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config
 from muzero_lite.envs import Environment, is_mario
@@ -58,6 +59,7 @@ def play_game(
     frames = [env.render()] if record_frames else []
     x_pos_max, flag_get = info.get("x_pos", 0), False
     while True:
+        interrupts.check()
         stack, prev = stacked_observation(observations, actions, len(actions), config.env.stack)
         result = search(
             model,
@@ -159,6 +161,7 @@ class Worker:
             if not said:
                 self.log(f"[worker {self.worker_id}] waiting for the trainer (step {self.step})")
                 said = True
+            interrupts.check()
             time.sleep(poll_seconds)
             self.pick_up_checkpoint()
 

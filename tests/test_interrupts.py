@@ -1,0 +1,38 @@
+"""A stop request survives a KeyboardInterrupt that Python drops inside a destructor."""
+
+import subprocess
+import sys
+import textwrap
+
+from conftest import REPO
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, signal
+    from muzero_lite import interrupts
+
+    class SignalsWhileCollected:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, and Python drops it
+
+    interrupts.install()
+    SignalsWhileCollected()
+    print("ran on past the dropped interrupt", flush=True)
+    try:
+        interrupts.check()
+    except KeyboardInterrupt:
+        print("check raised it again", flush=True)
+    """
+)
+
+
+def test_an_interrupt_dropped_in_a_destructor_is_raised_again_by_check():
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Exception ignored" in result.stderr  # Python did drop the first one
+    assert result.stdout.splitlines() == [
+        "ran on past the dropped interrupt",
+        "check raised it again",
+    ]
