@@ -39,6 +39,19 @@ def make_game(
     )
 
 
+def game_by_hand(terminated: bool) -> GameRecord:
+    """Rewards [1, 2, 3], root values [10, 20, 30, 40], actions [1, 0, 1], state i observed as i."""
+    return GameRecord(
+        observations=np.arange(4, dtype=np.float32).reshape(4, 1),
+        actions=np.array([1, 0, 1]),
+        rewards=np.array([1.0, 2.0, 3.0], dtype=np.float32),
+        policies=np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32),
+        root_values=np.array([10.0, 20.0, 30.0, 40.0], dtype=np.float32),
+        terminated=terminated,
+        truncated=not terminated,
+    )
+
+
 def make_buffer(
     capacity: int, stack: int = 3, alpha: float = 1.0, eps: float = 0.0
 ) -> ReplayBuffer:
@@ -93,15 +106,7 @@ def test_targets_stay_right_through_evictions_and_log_compaction():
 
 def test_batch_targets_by_hand_for_a_truncated_game():
     # Rewards [1, 2, 3], root values [10, 20, 30, 40] (truncated), discount 0.5, n = 2, K = 2.
-    record = GameRecord(
-        observations=np.arange(4, dtype=np.float32).reshape(4, 1),
-        actions=np.array([1, 0, 1]),
-        rewards=np.array([1.0, 2.0, 3.0], dtype=np.float32),
-        policies=np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32),
-        root_values=np.array([10.0, 20.0, 30.0, 40.0], dtype=np.float32),
-        terminated=False,
-        truncated=True,
-    )
+    record = game_by_hand(terminated=False)
     buffer = make_buffer(3, stack=2)
     buffer.add_game(record)
     batch = buffer.sample(3, np.random.default_rng(0), beta=1.0)  # equal priorities: t = 0, 1, 2
@@ -121,15 +126,7 @@ def test_batch_targets_by_hand_for_a_truncated_game():
 def test_bootstrap_inputs_by_hand(terminated):
     # The game of the test above: rewards [1, 2, 3], root values [10, 20, 30, 40], discount 0.5,
     # n = 2, K = 2. Each target is returns + weight * (value of the bootstrap state).
-    record = GameRecord(
-        observations=np.arange(4, dtype=np.float32).reshape(4, 1),
-        actions=np.array([1, 0, 1]),
-        rewards=np.array([1.0, 2.0, 3.0], dtype=np.float32),
-        policies=np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32),
-        root_values=np.array([10.0, 20.0, 30.0, 40.0], dtype=np.float32),
-        terminated=terminated,
-        truncated=not terminated,
-    )
+    record = game_by_hand(terminated)
     buffer = make_buffer(3, stack=2)
     buffer.add_game(record)
     batch = buffer.sample(3, np.random.default_rng(0), beta=1.0, bootstrap_inputs=True)
@@ -292,15 +289,7 @@ def test_sampling_an_empty_buffer_is_an_error():
 def test_next_inputs_by_hand():
     # A truncated game of 3 moves, K = 2: from t the unroll reaches states t + 1 and t + 2, and
     # past the final state (3) the final state is repeated with mask 0.
-    record = GameRecord(
-        observations=np.arange(4, dtype=np.float32).reshape(4, 1),
-        actions=np.array([1, 0, 1]),
-        rewards=np.array([1.0, 2.0, 3.0], dtype=np.float32),
-        policies=np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32),
-        root_values=np.array([10.0, 20.0, 30.0, 40.0], dtype=np.float32),
-        terminated=True,
-        truncated=False,
-    )
+    record = game_by_hand(terminated=True)
     buffer = make_buffer(3, stack=2)
     buffer.add_game(record)
     batch = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True)
