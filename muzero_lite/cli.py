@@ -77,5 +77,16 @@ def run_entry(main: Callable[[], int]) -> None:
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("stopped; unfinished work was discarded, finished files are complete", flush=True)
-        sys.exit(0)
+        _stopped()
+    except Exception:
+        if not interrupts.requested():
+            raise
+        # A library interrupted mid-call can fail in its own clean-up (an image writer, say) and
+        # replace the KeyboardInterrupt with its error; files are written atomically, so the stop
+        # is still clean.
+        _stopped()
+
+
+def _stopped() -> None:
+    print("stopped; unfinished work was discarded, finished files are complete", flush=True)
+    sys.exit(0)

@@ -18,6 +18,11 @@ def install() -> None:
     signal.signal(signal.SIGTERM, _request)
 
 
+def requested() -> bool:
+    """Whether a stop was requested (an error raised while stopping is then part of the stop)."""
+    return _requested
+
+
 def check() -> None:
     """Raise KeyboardInterrupt if a stop was requested (again, if the first one was dropped)."""
     if _requested:

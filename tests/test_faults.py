@@ -48,9 +48,11 @@ GAME_WRITER = textwrap.dedent("""
             terminated=True, truncated=False, metadata={"return": float(n)},
         )
         game_id = new_game_id(7)
-        print("start", game_id, flush=True)
+        sys.stdout.write(f"start {game_id}\\n")  # one write: a kill never splits the line
+        sys.stdout.flush()
         save_game(record, folder, game_id)
-        print("done", game_id, flush=True)
+        sys.stdout.write(f"done {game_id}\\n")
+        sys.stdout.flush()
 """)
 
 

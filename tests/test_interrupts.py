@@ -36,3 +36,26 @@ def test_an_interrupt_dropped_in_a_destructor_is_raised_again_by_check():
         "ran on past the dropped interrupt",
         "check raised it again",
     ]
+
+
+def test_an_error_raised_while_stopping_still_exits_cleanly():
+    # A library interrupted mid-call may fail in its own clean-up and replace the interrupt.
+    script = textwrap.dedent(
+        """
+        import os, signal
+        from muzero_lite.cli import run_entry
+
+        def main():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+            finally:
+                raise ValueError("clean-up failed")
+
+        run_entry(main)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "stopped;" in result.stdout
