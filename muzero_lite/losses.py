@@ -36,7 +36,7 @@ class LossOutput:
     value_errors: torch.Tensor  # [B] |target value - predicted value| at k = 0: new priorities
 
 
-def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
+def scale_gradient(x: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
     """Identity forward; the gradient is multiplied by `scale`."""
     return x * scale + x.detach() * (1 - scale)
 
@@ -71,50 +71,58 @@ def muzero_loss(
 ) -> LossOutput:
     """The importance-weighted loss of one batch, and the value errors for new priorities.
 
+    The dynamics run step by step; the heads then read all K + 1 hidden states of the unroll in
+    one batched call, and every term is computed for all steps at once ([B, K+1]).
     With consistency_weight > 0 the batch must carry next_observations (see Batch).
     """
     t = {name: torch.as_tensor(getattr(batch, name), device=device) for name in _BATCH_FIELDS}
     support = model.arch.support_size
-    unroll = t["actions"].shape[1]
+    size, unroll = t["actions"].shape
     hidden = model.represent(t["observations"], t["prev_actions"])
-    observed = None  # [B, K, hidden size] representations of the states along the unroll
+    hiddens = [hidden]
+    for k in range(unroll):
+        hidden = scale_gradient(model.transition(hidden, t["actions"][:, k]), 0.5)
+        hiddens.append(hidden)
+    states = torch.stack(hiddens, dim=1)  # [B, K+1, *hidden_shape]
+    out = model.predict(states.flatten(0, 1))
+    value_logits = out.value.unflatten(0, (size, unroll + 1))  # [B, K+1, 2S+1]
+    policy_logits = out.policy.unflatten(0, (size, unroll + 1))  # [B, K+1, A]
+    exploration_logits = out.exploration.unflatten(0, (size, unroll + 1))  # [B, K+1, A]
+
+    no_step = torch.zeros(size, 1, device=device)  # k = 0 has no step into it
+    terms = {
+        "value": soft_cross_entropy(value_logits, scalar_to_support(t["target_values"], support)),
+        "reward": no_step,
+        "consistency": no_step,
+    }
+    if unroll > 0:
+        reward_logits = model.reward(states[:, :-1].flatten(0, 1), t["actions"].flatten())
+        rewards = scalar_to_support(t["target_rewards"][:, 1:], support)
+        reward = soft_cross_entropy(reward_logits.unflatten(0, (size, unroll)), rewards)  # [B, K]
+        terms["reward"] = torch.cat([no_step, reward], dim=1)
     if consistency_weight > 0:
-        observed = _observed_hidden(model, batch, device)
+        observed = _observed_hidden(model, batch, device)  # [B, K, hidden size]
+        similarity = F.cosine_similarity(states[:, 1:].flatten(2), observed, dim=2)  # [B, K]
         next_mask = torch.as_tensor(batch.next_mask, device=device)
-    per_sample = {name: torch.zeros(len(t["weights"]), device=device) for name in _TERMS}
-    value_errors = None
-    for k in range(unroll + 1):
-        if k > 0:
-            hidden, reward_logits = model.dynamics(hidden, t["actions"][:, k - 1])
-            reward = soft_cross_entropy(
-                reward_logits, scalar_to_support(t["target_rewards"][:, k], support)
-            )
-            hidden = scale_gradient(hidden, 0.5)
-        out = model.predict(hidden)
-        value_target = scalar_to_support(t["target_values"][:, k], support)
-        terms = {
-            "value": soft_cross_entropy(out.value, value_target),
-            "reward": reward if k > 0 else torch.zeros_like(value_target[:, 0]),
-            "consistency": torch.zeros_like(value_target[:, 0]),
-        }
-        if observed is not None and k > 0:
-            similarity = F.cosine_similarity(hidden.flatten(1), observed[:, k - 1], dim=1)
-            terms["consistency"] = consistency_weight * next_mask[:, k - 1] * (1 - similarity)
-        mask = t["policy_mask"][:, k]
-        predictability, novelty = exploration_losses(out.policy, out.exploration)
-        terms["policy"] = mask * (
-            soft_cross_entropy(out.policy, t["target_policies"][:, k])
-            - exploration_fraction * novelty
+        terms["consistency"] = torch.cat(
+            [no_step, consistency_weight * next_mask * (1 - similarity)], dim=1
         )
-        terms["exploration"] = mask * predictability
-        scale = 1.0 if k == 0 else 1.0 / unroll
-        for name, term in terms.items():
-            per_sample[name] = per_sample[name] + scale_gradient(term, scale)
-        if k == 0:
-            predicted = support_to_scalar(out.value.detach(), support)
-            value_errors = (predicted - t["target_values"][:, 0]).abs()
+    mask = t["policy_mask"]  # [B, K+1]
+    predictability, novelty = exploration_losses(policy_logits, exploration_logits)
+    terms["policy"] = mask * (
+        soft_cross_entropy(policy_logits, t["target_policies"]) - exploration_fraction * novelty
+    )
+    terms["exploration"] = mask * predictability
+
+    scale = torch.full((unroll + 1,), 1.0 / max(unroll, 1), device=device)
+    scale[0] = 1.0  # steps k >= 1 scaled by 1/K in the gradient
+    per_sample = {
+        name: scale_gradient(term, scale[: term.shape[1]]).sum(1) for name, term in terms.items()
+    }
+    predicted = support_to_scalar(value_logits[:, 0].detach(), support)
+    value_errors = (predicted - t["target_values"][:, 0]).abs()
     weights = t["weights"]
-    total = sum((weights * term).mean() for term in per_sample.values())
+    total = sum((weights * per_sample[name]).mean() for name in _TERMS)
     means = {name: float(term.detach().mean()) for name, term in per_sample.items()}
     return LossOutput(total=total, value_errors=value_errors, **means)
 

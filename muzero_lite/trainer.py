@@ -75,8 +75,8 @@ class Trainer:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             self.model = MuZeroNet(arch).to(self.device).train()
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay
+        self.optimizer = torch.optim.AdamW(  # fused: one kernel for all parameters
+            self.model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay, fused=True
         )
         self.replay = ReplayBuffer(
             capacity_transitions=tc.replay_capacity,

@@ -111,11 +111,23 @@ class MuZeroNet(nn.Module):
         self, hidden: torch.Tensor, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(hidden [B, ...], action [B]) -> (next hidden, reward logits [B, 2S + 1])."""
+        x = self._with_action(hidden, action)
+        return _scale(self.dynamics_net(x)), self.reward_net(x)
+
+    def transition(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The next hidden state alone of `dynamics` (training reads the rewards in one batch)."""
+        return _scale(self.dynamics_net(self._with_action(hidden, action)))
+
+    def reward(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The reward logits alone of `dynamics`: [B, ...], [B] -> [B, 2S + 1]."""
+        return self.reward_net(self._with_action(hidden, action))
+
+    def _with_action(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The dynamics' input: the hidden state with the one-hot action (as planes for pixels)."""
         one_hot = _one_hot(action, self.arch.num_actions)
         if self.arch.pixels:
             one_hot = one_hot[:, :, None, None].expand(-1, -1, *hidden.shape[-2:])
-        x = torch.cat([hidden, one_hot], dim=1)
-        return _scale(self.dynamics_net(x)), self.reward_net(x)
+        return torch.cat([hidden, one_hot], dim=1)
 
     def predict(self, hidden: torch.Tensor, exploration: bool = True) -> Prediction:
         exploration_logits = self.exploration_net(hidden) if exploration else None

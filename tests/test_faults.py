@@ -159,14 +159,20 @@ def test_killed_trainers_always_leave_a_newest_checkpoint_that_loads(tmp_path):
         server.stdin.flush()
         return int(server.stdout.readline())
 
+    def saved_steps() -> list[int]:
+        return [int(s) for s in saved.read_text().split()] if saved.exists() else []
+
     rng, kills, interrupted = np.random.default_rng(1), 24, 0
     try:
         for _ in range(kills):
+            before = len(saved_steps())
             pid = ask("start")
+            # Kill only once it has saved: a slow start (a loaded machine) is not a lost restart.
+            wait_for(lambda n=before: len(saved_steps()) > n, 30, "a first checkpoint")
             time.sleep(rng.uniform(0.005, 0.1))
             os.kill(pid, signal.SIGKILL)
             assert ask(f"reap {pid}") == -signal.SIGKILL  # killed, not crashed
-            printed = [int(s) for s in saved.read_text().split()] if saved.exists() else []
+            printed = saved_steps()
             newest = read_latest(folder, arch)
             if printed:  # the newest is the last step reported saved, or a newer one
                 assert newest is not None and newest["step"] >= printed[-1]

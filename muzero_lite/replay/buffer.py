@@ -302,9 +302,10 @@ class ReplayBuffer:
         """Frames of states [B, N] of games numbers [B] -> [B, N, *obs_shape]; one gather a game."""
         frames = self._frames[int(numbers[0])]
         out = np.empty((*states.shape, *frames.shape[1:]), dtype=frames.dtype)
-        for number in np.unique(numbers):
-            rows = np.flatnonzero(numbers == number)
-            out[rows] = self._frames[int(number)][states[rows]]
+        order = np.argsort(numbers, kind="stable")  # the batch grouped by game
+        starts = np.flatnonzero(np.diff(numbers[order])) + 1
+        for rows in np.split(order, starts):
+            out[rows] = self._frames[int(numbers[rows[0]])][states[rows]]
         return out
 
     def _importance_weights(self, leaves: np.ndarray, beta: float) -> np.ndarray:

@@ -53,8 +53,8 @@ class SumTree:
         leaves, last = np.unique(indices[::-1], return_index=True)
         nodes = leaves + self._first_leaf
         self._nodes[nodes] = priorities[::-1][last]
-        for _ in range(self._depth):
-            nodes = np.unique(nodes // 2)
+        for _ in range(self._depth):  # a parent listed twice gets the same sum twice
+            nodes = nodes // 2
             self._nodes[nodes] = self._nodes[2 * nodes] + self._nodes[2 * nodes + 1]
 
     def find(self, prefix_sums: np.ndarray) -> np.ndarray:
