@@ -1,7 +1,7 @@
 """Evaluate a checkpoint: greedy play, a table per stage, optional GIFs, and a JSON summary.
 
     python evaluate.py --config configs/mario.toml [--checkpoint latest|PATH] [--episodes 12]
-        [--gifs] [--noop-max 30] [--json PATH]
+        [--gifs] [--noop-max 30] [--parallel N] [--json PATH]
 
 Mario episodes cycle through the config's stages; other environments play their one task.
 """
@@ -37,11 +37,20 @@ def main() -> int:
         help="start each episode after 0..N no-op steps (Mario: 30)",
     )
     parser.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="episodes played side by side, their moves searched together "
+        "(default: all for vector observations, 1 for frames)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=None, help="summary file (default: eval/ in the data dir)"
     )
     args = parser.parse_args()
     if args.episodes < 1:
         parser.error("--episodes must be at least 1")
+    if args.parallel is not None and args.parallel < 1:
+        parser.error("--parallel must be at least 1")
     config = config_from(args)
     if args.json is None or args.gifs:  # the summary or the GIFs go into the data folder
         check_writable(args.data_dir)
@@ -68,6 +77,7 @@ def main() -> int:
         train_step=step,
         gif_dir=gif_dir,
         noop_max=args.noop_max,
+        parallel=args.parallel,
     )
     env.close()
     summary = summarize(results)

@@ -9,7 +9,7 @@ import numpy as np
 from muzero_lite.config import Config
 from muzero_lite.envs import Environment
 from muzero_lite.gifs import gif_name, write_gif
-from muzero_lite.worker import play_game
+from muzero_lite.worker import play_games
 from networks import MuZeroNet
 
 FIGURES = ("return", "length", "x_pos_max")
@@ -25,32 +25,43 @@ def evaluate(
     train_step: int = 0,
     gif_dir: Path | None = None,
     noop_max: int = 0,
+    parallel: int | None = None,
 ) -> list[dict[str, Any]]:
     """Play `episodes` greedy games, stage i mod S for episode i; the games' metadata records.
 
     Each starts after 0..noop_max random no-op steps, so a deterministic game is not the same
-    episode every time.
+    episode every time. `parallel` games are played side by side, their moves searched together
+    (default: all of them for vector observations, where the search is most of the cost; one at a
+    time for frames, where the emulator is, and each more emulator takes a second to start).
     """
     model.eval()
+    if parallel is None:
+        parallel = 1 if env.pixels else episodes
+    envs = [env] + [Environment(config.env) for _ in range(min(parallel, episodes) - 1)]
     results = []
-    for i in range(episodes):
-        env_id = env.stages[i % len(env.stages)]
-        played = play_game(
-            env,
-            model,
-            config,
-            rng,
-            train_step=train_step,
-            record_frames=gif_dir is not None,
-            greedy=True,
-            env_id=env_id,
-            noop_max=noop_max,
-        )
-        meta = played.record.metadata
-        if gif_dir is not None:
-            name = gif_name(f"eval-step{train_step:08d}-{i:03d}", meta)
-            write_gif(played.frames, gif_dir / name, config.selfplay.gif_fps)
-        results.append(meta)
+    try:
+        for first in range(0, episodes, len(envs)):
+            numbers = range(first, min(first + len(envs), episodes))
+            played = play_games(
+                envs[: len(numbers)],
+                model,
+                config,
+                rng,
+                train_step=train_step,
+                record_frames=gif_dir is not None,
+                greedy=True,
+                env_ids=[env.stages[i % len(env.stages)] for i in numbers],
+                noop_max=noop_max,
+            )
+            for i, game in zip(numbers, played, strict=True):
+                meta = game.record.metadata
+                if gif_dir is not None:
+                    name = gif_name(f"eval-step{train_step:08d}-{i:03d}", meta)
+                    write_gif(game.frames, gif_dir / name, config.selfplay.gif_fps)
+                results.append(meta)
+    finally:
+        for other in envs[1:]:
+            other.close()
     return results
 
 

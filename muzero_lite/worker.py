@@ -7,7 +7,7 @@ log line, and the worker plays on. Retention settings keep both folders under a 
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,13 @@ import torch
 from muzero_lite import interrupts
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config
-from muzero_lite.envs import Environment, is_mario
+from muzero_lite.envs import Environment, Step, is_mario
 from muzero_lite.games import GameRecord, new_game_id, remove_stale_temps, save_game
 from muzero_lite.gifs import gif_name, update_best, write_gif
 from muzero_lite.observations import stacked_observation
 from muzero_lite.paths import DataDirs
 from muzero_lite.retention import prune_oldest
-from muzero_lite.search import search
+from muzero_lite.search import SearchResult, search, search_batch
 from networks import MuZeroNet
 
 
@@ -51,68 +51,145 @@ def play_game(
     The record's metadata holds the episode's figures; `greedy` plays the best action and
     `noop_max` starts after 0..noop_max no-op steps (both for evaluation).
     """
+    (played,) = play_games(
+        [env],
+        model,
+        config,
+        rng,
+        train_step=train_step,
+        record_frames=record_frames,
+        greedy=greedy,
+        env_ids=[env_id],
+        noop_max=noop_max,
+    )
+    return played
+
+
+def play_games(
+    envs: list[Environment],
+    model: MuZeroNet,
+    config: Config,
+    rng: np.random.Generator,
+    *,
+    train_step: int,
+    record_frames: bool,
+    greedy: bool = False,
+    env_ids: list[str | None] | None = None,
+    noop_max: int = 0,
+) -> list[PlayedGame]:
+    """Play one episode in each env side by side, the moves of all searched together.
+
+    Arguments as in `play_game`, with one env id per env (None: a random stage). `rng` is drawn
+    from game by game in order, so one env plays exactly what `play_game` plays.
+    """
     start = time.perf_counter()
     device = config.selfplay.device
-    noops = int(rng.integers(noop_max + 1)) if noop_max > 0 else 0
-    obs, info = env.reset(rng, env_id, noops)
-    observations, actions, rewards, policies, root_values = [obs], [], [], [], []
-    frames = [env.render()] if record_frames else []
-    x_pos_max, flag_get = info.get("x_pos", 0), False
-    while True:
+    episodes = [
+        _Episode.begin(env, rng, env_id, noop_max, record_frames)
+        for env, env_id in zip(envs, env_ids or [None] * len(envs), strict=True)
+    ]
+    while playing := [e for e in episodes if e.last is None]:
         interrupts.check()
-        stack, prev = stacked_observation(observations, actions, len(actions), config.env.stack)
-        result = search(
+        inputs = [e.network_input(config.env.stack) for e in playing]
+        results = search_batch(
             model,
-            stack,
-            prev,
+            np.stack([stack for stack, _ in inputs]),
+            np.stack([prev for _, prev in inputs]),
             config.search,
             rng=rng,
             train_step=train_step,
             greedy=greedy,
             device=device,
         )
-        step = env.step(result.action)
-        observations.append(step.observation)
-        actions.append(result.action)
-        rewards.append(step.reward)
-        policies.append(result.policy)
-        root_values.append(result.root_value)
+        for episode, result in zip(playing, results, strict=True):
+            episode.play(result, record_frames)
+            if episode.last is None:
+                continue
+            episode.seconds = time.perf_counter() - start
+            if not episode.last.terminated:  # truncated: the value beyond the cut is searched
+                stack, prev = episode.network_input(config.env.stack)
+                beyond = search(
+                    model, stack, prev, config.search, rng=rng, greedy=True, device=device
+                )
+                episode.final_value = beyond.root_value
+    return [PlayedGame(e.record(config, train_step), e.frames, e.seconds) for e in episodes]
+
+
+@dataclass
+class _Episode:
+    """A game in progress: what its record and its GIF will hold."""
+
+    env: Environment
+    info: dict[str, Any]  # the reset's info (Mario: world and stage)
+    observations: list[np.ndarray]
+    frames: list[np.ndarray]
+    x_pos_max: int
+    actions: list[int] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    policies: list[np.ndarray] = field(default_factory=list)
+    root_values: list[float] = field(default_factory=list)
+    flag_get: bool = False
+    last: Step | None = None  # the final step, once the game is over
+    final_value: float = 0.0  # the value beyond a truncation (0 after a termination)
+    seconds: float = 0.0
+
+    @classmethod
+    def begin(
+        cls,
+        env: Environment,
+        rng: np.random.Generator,
+        env_id: str | None,
+        noop_max: int,
+        record_frames: bool,
+    ) -> "_Episode":
+        noops = int(rng.integers(noop_max + 1)) if noop_max > 0 else 0
+        obs, info = env.reset(rng, env_id, noops)
+        frames = [env.render()] if record_frames else []
+        return cls(env, info, [obs], frames, info.get("x_pos", 0))
+
+    def network_input(self, stack: int) -> tuple[np.ndarray, np.ndarray]:
+        return stacked_observation(self.observations, self.actions, len(self.actions), stack)
+
+    def play(self, result: SearchResult, record_frames: bool) -> None:
+        step = self.env.step(result.action)
+        self.observations.append(step.observation)
+        self.actions.append(result.action)
+        self.rewards.append(step.reward)
+        self.policies.append(result.policy)
+        self.root_values.append(result.root_value)
         if record_frames:
-            frames.append(env.render())
-        x_pos_max = max(x_pos_max, step.info.get("x_pos", 0))
-        flag_get = flag_get or bool(step.info.get("flag_get", False))
+            self.frames.append(self.env.render())
+        self.x_pos_max = max(self.x_pos_max, step.info.get("x_pos", 0))
+        self.flag_get = self.flag_get or bool(step.info.get("flag_get", False))
         if step.terminated or step.truncated:
-            break
-    final_value = 0.0
-    if not step.terminated:  # truncated: the value beyond the cut is the search's estimate
-        stack, prev = stacked_observation(observations, actions, len(actions), config.env.stack)
-        final_value = search(model, stack, prev, config.search, rng=rng, greedy=True, device=device)
-        final_value = final_value.root_value
-    metadata: dict[str, Any] = {
-        "env_id": env.env_id,
-        "checkpoint_step": train_step,
-        "search": config.search.kind,
-        "return": float(np.sum(rewards)),
-        "length": len(actions),
-    }
-    if is_mario(env.env_id):
-        metadata |= {
-            "world": int(info.get("world", 0)),
-            "stage": f"{info.get('world', 0)}-{info.get('stage', 0)}",
-            "x_pos_max": int(x_pos_max),
-            "flag_get": flag_get,
+            self.last = step
+
+    def record(self, config: Config, train_step: int) -> GameRecord:
+        env_id = self.env.env_id
+        metadata: dict[str, Any] = {
+            "env_id": env_id,
+            "checkpoint_step": train_step,
+            "search": config.search.kind,
+            "return": float(np.sum(self.rewards)),
+            "length": len(self.actions),
         }
-    record = GameRecord(
-        observations=np.stack(observations),
-        actions=np.array(actions, dtype=np.int64),
-        rewards=np.array(rewards, dtype=np.float32),
-        policies=np.stack(policies).astype(np.float32),
-        root_values=np.array([*root_values, final_value], dtype=np.float32),
-        terminated=step.terminated,
-        truncated=not step.terminated,
-        metadata=metadata,
-    )
-    return PlayedGame(record, frames, time.perf_counter() - start)
+        if is_mario(env_id):
+            metadata |= {
+                "world": int(self.info.get("world", 0)),
+                "stage": f"{self.info.get('world', 0)}-{self.info.get('stage', 0)}",
+                "x_pos_max": int(self.x_pos_max),
+                "flag_get": self.flag_get,
+            }
+        return GameRecord(
+            observations=np.stack(self.observations),
+            actions=np.array(self.actions, dtype=np.int64),
+            rewards=np.array(self.rewards, dtype=np.float32),
+            policies=np.stack(self.policies).astype(np.float32),
+            root_values=np.array([*self.root_values, self.final_value], dtype=np.float32),
+            terminated=self.last.terminated,
+            truncated=not self.last.terminated,
+            metadata=metadata,
+        )
 
 
 class Worker:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from muzero_lite.config import SearchConfig
-from muzero_lite.search import search, truncated_search
+from muzero_lite.search import search, search_batch, truncated_search
 from muzero_lite.search.base import acting_beta
 from networks import NetworkOutput
 
@@ -42,7 +42,8 @@ class ChainModel:
     def initial_inference(self, observations, prev_actions):
         self.calls += 1
         self.batch_sizes.append(len(observations))
-        return self._out([0] * len(observations), [0.0] * len(observations))
+        states = [int(s) for s in observations[:, -1, 0].tolist()]  # the root's state number
+        return self._out(states, [0.0] * len(observations))
 
     def recurrent_inference(self, hidden, action):
         self.calls += 1
@@ -58,9 +59,10 @@ def run(model, width, depth, greedy=True, beta=1.0, seed=0):
     obs = torch.zeros(1, 1, 4)
     prev = torch.full((1, 1), -1)
     rng = np.random.default_rng(seed)
-    return truncated_search(
+    (result,) = truncated_search(
         model, obs, prev, width=width, depth=depth, discount=0.5, beta=beta, rng=rng, greedy=greedy
     )
+    return result
 
 
 def test_look_ahead_finds_the_delayed_reward():
@@ -117,7 +119,7 @@ def test_sampling_follows_exp_beta_normalised_q():
     model = ChainModel()
     obs, prev = torch.zeros(1, 1, 4), torch.full((1, 1), -1)
     for _ in range(4_000):
-        result = truncated_search(
+        (result,) = truncated_search(
             model, obs, prev, width=3, depth=2, discount=0.5, beta=2.0, rng=rng, greedy=False
         )
         counts[result.action] += 1
@@ -132,6 +134,26 @@ def test_search_interface_takes_one_unbatched_stack():
         ChainModel(), obs, np.array([-1]), config, rng=np.random.default_rng(0), greedy=True
     )
     assert result.action == 2 and result.root_value == pytest.approx(2.5)
+
+
+def test_roots_searched_together_get_what_each_gets_alone():
+    # Root 0 is the chain above; root 3 is one step down a2's path:
+    # Q(a0) = mean(10 + .5*v(6), 10 + .5*0 + .25*v(7)) = mean(12, 10) = 11; a1 and a2 pay nothing.
+    config = SearchConfig(width=3, depth=2, discount=0.5, beta_start=1.0, beta_end=1.0)
+    roots = np.array([0.0, 3.0], dtype=np.float32)[:, None, None] * np.ones(4, np.float32)
+    prev = np.full((2, 1), -1)
+    model = ChainModel()
+    together = search_batch(model, roots, prev, config, rng=np.random.default_rng(0))
+    assert model.batch_sizes == [2, 6, 6]  # depth + 1 calls for both roots
+    assert together[1].q_values.tolist() == pytest.approx([11.0, 0.0, 0.0])
+    alone = [
+        search(ChainModel(), root, p, config, rng=np.random.default_rng(0))
+        for root, p in zip(roots, prev, strict=True)
+    ]
+    for mine, theirs in zip(together, alone, strict=True):
+        assert mine.q_values.tolist() == theirs.q_values.tolist()
+        assert mine.policy.tolist() == theirs.policy.tolist()
+        assert mine.root_value == theirs.root_value
 
 
 def test_acting_beta_schedule():

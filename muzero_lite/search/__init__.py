@@ -1,5 +1,8 @@
 """Search over the learned model: one interface, `search(...) -> SearchResult`, for every kind.
 
+`search_batch(...) -> list[SearchResult]` searches from several roots at once (evaluation plays
+its episodes side by side).
+
 `search.kind` picks the algorithm: "truncated" (the policy-ranked look-ahead), "mcts" (MuZero's
 PUCT tree search) or "gumbel" (Gumbel MuZero's sequential halving at the root). All three return
 the same record, so self-play, training targets and evaluation do not care which one ran.
@@ -21,6 +24,7 @@ __all__ = [
     "gumbel_search",
     "mcts_search",
     "search",
+    "search_batch",
     "truncated_search",
     "visit_temperature",
 ]
@@ -38,8 +42,36 @@ def search(
     device: str | torch.device = "cpu",
 ) -> SearchResult:
     """Search from one stacked observation ([N, *obs_shape], [N]) with the configured kind."""
-    obs = torch.as_tensor(observations).unsqueeze(0).to(device)
-    prev = torch.as_tensor(prev_actions).unsqueeze(0).to(device)
+    return search_batch(
+        model,
+        observations[None],
+        prev_actions[None],
+        config,
+        rng=rng,
+        train_step=train_step,
+        greedy=greedy,
+        device=device,
+    )[0]
+
+
+def search_batch(
+    model: SearchModel,
+    observations: np.ndarray,
+    prev_actions: np.ndarray,
+    config: SearchConfig,
+    *,
+    rng: np.random.Generator,
+    train_step: int = 0,
+    greedy: bool = False,
+    device: str | torch.device = "cpu",
+) -> list[SearchResult]:
+    """Search from B stacked observations ([B, N, *obs_shape], [B, N]): a result per root.
+
+    The truncated search shares its network calls between the roots; MCTS and Gumbel search
+    one root after another. Either way `rng` is drawn from root by root, in order.
+    """
+    obs = torch.as_tensor(observations).to(device)
+    prev = torch.as_tensor(prev_actions).to(device)
     common = {"discount": config.discount, "rng": rng, "greedy": greedy}
     if config.kind == "truncated":
         beta = acting_beta(train_step, config.beta_start, config.beta_end, config.beta_steps)
@@ -47,30 +79,35 @@ def search(
             model, obs, prev, width=config.width, depth=config.depth, beta=beta, **common
         )
     if config.kind == "mcts":
-        return mcts_search(
-            model,
-            obs,
-            prev,
-            simulations=config.simulations,
-            parallel=config.parallel_simulations,
-            c1=config.c1,
-            c2=config.c2,
-            dirichlet_alpha=config.dirichlet_alpha,
-            exploration_fraction=config.root_exploration_fraction,
-            temperature=visit_temperature(
-                train_step, config.temperatures, config.temperature_steps
-            ),
-            **common,
-        )
+        temperature = visit_temperature(train_step, config.temperatures, config.temperature_steps)
+        return [
+            mcts_search(
+                model,
+                obs[i : i + 1],
+                prev[i : i + 1],
+                simulations=config.simulations,
+                parallel=config.parallel_simulations,
+                c1=config.c1,
+                c2=config.c2,
+                dirichlet_alpha=config.dirichlet_alpha,
+                exploration_fraction=config.root_exploration_fraction,
+                temperature=temperature,
+                **common,
+            )
+            for i in range(len(obs))
+        ]
     if config.kind == "gumbel":
-        return gumbel_search(
-            model,
-            obs,
-            prev,
-            simulations=config.simulations,
-            max_considered=config.gumbel_actions,
-            c_visit=config.gumbel_c_visit,
-            c_scale=config.gumbel_c_scale,
-            **common,
-        )
+        return [
+            gumbel_search(
+                model,
+                obs[i : i + 1],
+                prev[i : i + 1],
+                simulations=config.simulations,
+                max_considered=config.gumbel_actions,
+                c_visit=config.gumbel_c_visit,
+                c_scale=config.gumbel_c_scale,
+                **common,
+            )
+            for i in range(len(obs))
+        ]
     raise ValueError(f"unknown search kind {config.kind!r}")

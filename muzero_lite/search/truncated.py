@@ -9,6 +9,7 @@
 4. Actions outside the top `width` get the lowest candidate Q.
 5. The search policy (the policy network's training target) is Q min-max normalised, then
    normalised to sum to 1; the root value is sum_a policy(a) Q(a).
+Several roots (evaluation's episodes played side by side) share each of those network calls.
 """
 
 import numpy as np
@@ -28,30 +29,31 @@ def truncated_search(
     beta: float,
     rng: np.random.Generator,
     greedy: bool = False,
-) -> SearchResult:
-    """Search from one observation stack.
+) -> list[SearchResult]:
+    """Search from B observation stacks at once: one result per root, in order.
 
     Args:
       model: anything with `initial_inference` and `recurrent_inference` (see SearchModel).
-      observations: [1, N, *obs_shape] the stacked observation.
-      prev_actions: [1, N] the actions that led to each stacked observation (-1: none).
+      observations: [B, N, *obs_shape] the stacked observations.
+      prev_actions: [B, N] the actions that led to each stacked observation (-1: none).
       width: candidates looked ahead (clipped to the number of actions).
       depth: steps unrolled per candidate.
       discount: per-step discount of rewards and values.
       beta: acting temperature over normalised Q (ignored when greedy).
-      rng: random state for sampling the action.
+      rng: random state for sampling the actions, drawn from root by root.
       greedy: take the best action instead of sampling (evaluation).
     """
     root = model.initial_inference(observations, prev_actions)
-    logits = root.policy_logits[0].cpu()  # [A]
-    num_actions = logits.shape[0]
+    logits = root.policy_logits.cpu()  # [B, A]
+    roots, num_actions = logits.shape
     k = min(width, num_actions)
-    candidates = torch.topk(logits, k).indices  # [k], best prior first
+    candidates = torch.topk(logits, k, dim=1).indices  # [B, k], best prior first
 
-    hidden = root.hidden.expand(k, *root.hidden.shape[1:])
-    action = candidates.to(root.hidden.device)
-    discounted_rewards = torch.zeros(k, device=root.hidden.device)  # sum_i discount^(i-1) r_i
-    estimates = torch.zeros(k, device=root.hidden.device)  # sum over n of G_n
+    device = root.hidden.device
+    hidden = root.hidden.repeat_interleave(k, dim=0)  # [B*k, ...], root by root
+    action = candidates.flatten().to(device)
+    discounted_rewards = torch.zeros(roots * k, device=device)  # sum_i discount^(i-1) r_i
+    estimates = torch.zeros(roots * k, device=device)  # sum over n of G_n
     scale = 1.0  # discount^n
     for _ in range(depth):
         out = model.recurrent_inference(hidden, action)
@@ -60,10 +62,26 @@ def truncated_search(
         estimates = estimates + discounted_rewards + scale * out.value.float()
         hidden, action = out.hidden, out.policy_logits.argmax(dim=1)
 
-    q_candidates = (estimates / depth).double().cpu().numpy()
+    q_candidates = (estimates / depth).double().cpu().numpy().reshape(roots, k)
+    priors = logits.double().numpy()
+    return [
+        _result(q_candidates[i], candidates[i].numpy(), priors[i], beta, rng, greedy)
+        for i in range(roots)
+    ]
+
+
+def _result(
+    q_candidates: np.ndarray,
+    candidates: np.ndarray,
+    prior: np.ndarray,
+    beta: float,
+    rng: np.random.Generator,
+    greedy: bool,
+) -> SearchResult:
+    """One root's record from its candidates' Q ([k] each) and its prior logits ([A])."""
+    num_actions = len(prior)
     q = np.full(num_actions, q_candidates.min())
-    q[candidates.numpy()] = q_candidates
-    prior = logits.double().numpy()
+    q[candidates] = q_candidates
     normalised = normalise(q)
     total = normalised.sum()
     policy = normalised / total if total > 0 else np.full(num_actions, 1.0 / num_actions)
