@@ -2,6 +2,7 @@
 
     python bench/checkpoint_sweep.py [--config configs/cartpole.toml] [--seed 0] [--set K=V]
         [--env-steps 9500] [--window 5000 9500] [--every 600] [--episodes 20] [--json PATH]
+        [--data-dir DIR]
 
 One evaluation a minute (bench/learn_cartpole.py) samples a curve that swings between checkpoints
 a few seconds apart, so two settings compared on a handful of such runs differ mostly by chance.
@@ -12,7 +13,8 @@ the same start states. It prints each checkpoint's mean return, and the share of
 mean reaches `--threshold`: the chance that an evaluation in that window passes.
 
 Env steps per checkpoint are those the trainer had loaded when it logged that step (its metrics
-CSV), not counting games still being played.
+CSV), not counting games still being played. With `--data-dir` it judges a finished run's
+checkpoints instead, e.g. those `bench/learn_cartpole.py --keep-data DIR` kept.
 """
 
 import argparse
@@ -52,16 +54,28 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--threshold", type=float, default=475.0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="judge the checkpoints of this finished run instead of training one (e.g. from "
+        "bench/learn_cartpole.py --keep-data DIR --set train.keep_checkpoints=1000000)",
+    )
     args = parser.parse_args()
     stop_on_signals()
 
     overrides = [*args.overrides, "train.keep_checkpoints=1000000"]  # keep every checkpoint
     config = load_config(args.config, overrides)
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as folder:
-        dirs = DataDirs(Path(folder))
-        train(args, overrides, dirs)
-        rows = judge(args, config, dirs)
+    if args.data_dir is not None:
+        if not (args.data_dir / "checkpoints").is_dir():
+            parser.error(f"--data-dir {args.data_dir} has no checkpoints/ folder")
+        rows = judge(args, config, DataDirs(args.data_dir))
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            dirs = DataDirs(Path(folder))
+            train(args, overrides, dirs)
+            rows = judge(args, config, dirs)
     report(args, rows)
 
 

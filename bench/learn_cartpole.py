@@ -1,6 +1,7 @@
 """Does it learn? A trainer and one self-play worker on CartPole-v1 from scratch, judged greedily.
 
     python bench/learn_cartpole.py [--seed 0] [--minutes 5] [--json PATH] [--csv PATH]
+        [--keep-data DIR]
 
 Every `--eval-every` seconds the newest checkpoint plays 20 greedy episodes in this process. The
 curve (wall time, env steps, train steps, mean eval return) goes to a CSV; the first times the mean
@@ -12,6 +13,7 @@ The steps of finished games alone are in the `env_steps_finished` column.
 """
 
 import argparse
+import contextlib
 import csv
 import sys
 import tempfile
@@ -52,7 +54,16 @@ def main() -> None:
     parser.add_argument("--keep-going", action="store_true", help="run all minutes even after 500")
     parser.add_argument("--csv", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--keep-data",
+        type=Path,
+        default=None,
+        help="run in this new folder and keep it (games, checkpoints, logs), e.g. for "
+        "bench/checkpoint_sweep.py --data-dir; default: a temporary folder",
+    )
     args = parser.parse_args()
+    if args.keep_data is not None and args.keep_data.exists():
+        parser.error(f"--keep-data {args.keep_data} already exists: name a new folder")
     stop_on_signals()  # Ctrl-C or SIGTERM still stops the trainer and workers
 
     config = load_config(args.config, args.overrides)
@@ -61,8 +72,8 @@ def main() -> None:
     model = build_model(config, env)
     rng = np.random.default_rng(args.seed)
     curve, reached = [], {}
-    with tempfile.TemporaryDirectory() as folder:
-        dirs = DataDirs(Path(folder))
+    with run_folder(args.keep_data) as folder:
+        dirs = DataDirs(folder)
         monitor = RunMonitor(dirs)
         start = time.monotonic()
         children = start_run(
@@ -94,6 +105,17 @@ def main() -> None:
                 print(f"warning: exit codes {codes}; logs were in {dirs.root / 'logs'}")
     env.close()
     report(args, curve, reached)
+
+
+@contextlib.contextmanager
+def run_folder(keep: Path | None):
+    """The folder the run writes to: `keep` (made now, kept), else a temporary one."""
+    if keep is not None:
+        keep.mkdir(parents=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        yield Path(folder)
 
 
 def measure(config, env, model, dirs, monitor, rng, episodes, start) -> dict:
