@@ -6,6 +6,10 @@
 Mario episodes cycle through the config's stages; other environments play their one task.
 """
 
+from muzero_lite import interrupts
+
+interrupts.hold()  # a Ctrl-C while the imports below load is kept: a clean stop once they are
+
 import argparse
 import json
 import time

@@ -6,10 +6,13 @@ Each process logs to <data-dir>/logs/. Ctrl-C stops every process cleanly (the t
 final checkpoint); starting again continues the run from its newest checkpoint.
 """
 
+from muzero_lite import interrupts
+
+interrupts.hold()  # a Ctrl-C while the imports below load is kept: a clean stop once they are
+
 import argparse
 import time
 
-from muzero_lite import interrupts
 from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
 from muzero_lite.envs import Environment
 from muzero_lite.launcher import default_workers, start_run, stop_all

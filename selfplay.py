@@ -5,6 +5,10 @@
 Run one per terminal; each picks up the trainer's newest checkpoint between games.
 """
 
+from muzero_lite import interrupts
+
+interrupts.hold()  # a Ctrl-C while the imports below load is kept: a clean stop once they are
+
 import argparse
 
 from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry

@@ -5,6 +5,10 @@
 Run it beside any number of `selfplay.py` workers; they pick up each new checkpoint between games.
 """
 
+from muzero_lite import interrupts
+
+interrupts.hold()  # a Ctrl-C while the imports below load is kept: a clean stop once they are
+
 import argparse
 
 from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry

@@ -72,6 +72,7 @@ def run_entry(main: Callable[[], int]) -> None:
     """Run an entry point: SIGTERM stops it like Ctrl-C, bad input is one line with exit 2."""
     stop_on_signals()
     try:
+        interrupts.check()  # a stop requested while the entry point was still importing
         sys.exit(main())
     except (ConfigError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr, flush=True)

@@ -4,11 +4,21 @@ The handler raises KeyboardInterrupt, so `finally` blocks run. Python drops an e
 while it runs a weakref callback or a destructor ("Exception ignored in ..."), so a signal that
 lands there would be lost and the process would run on; the handler therefore also records the
 request, and every long loop calls `check()`, which raises it again.
+
+Before that, while an entry point still imports its libraries (torch takes seconds), `hold()` only
+records a request: `run_entry` raises it once the imports are done, so a Ctrl-C at start-up is a
+clean stop too, not a KeyboardInterrupt traceback from deep inside an import.
 """
 
 import signal
 
 _requested = False
+
+
+def hold() -> None:
+    """Record SIGINT and SIGTERM without raising: entry points call this before their imports."""
+    signal.signal(signal.SIGINT, _record)
+    signal.signal(signal.SIGTERM, _record)
 
 
 def install() -> None:
@@ -29,7 +39,11 @@ def check() -> None:
         raise KeyboardInterrupt
 
 
-def _request(signum, frame) -> None:
+def _record(signum, frame) -> None:
     global _requested
     _requested = True
+
+
+def _request(signum, frame) -> None:
+    _record(signum, frame)
     raise KeyboardInterrupt

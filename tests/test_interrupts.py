@@ -1,9 +1,12 @@
 """A stop request survives a KeyboardInterrupt that Python drops inside a destructor."""
 
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
+import pytest
 from conftest import REPO
 
 SCRIPT = textwrap.dedent(
@@ -59,3 +62,21 @@ def test_an_error_raised_while_stopping_still_exits_cleanly():
     )
     assert result.returncode == 0, result.stderr
     assert "stopped;" in result.stdout
+
+
+@pytest.mark.parametrize("script", ["train.py", "selfplay.py", "launch.py"])
+def test_a_ctrl_c_while_the_libraries_still_load_is_a_clean_stop(tmp_path, script):
+    # torch takes seconds to import; the launcher stops its children at any moment of that.
+    command = [sys.executable, script, "--config", "configs/cartpole.toml"]
+    process = subprocess.Popen(
+        [*command, "--data-dir", str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "stopped;" in out and "Traceback" not in err
