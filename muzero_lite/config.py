@@ -133,6 +133,10 @@ class TrainConfig:
     """With bootstrap = "fresh": training steps between copies of the network into the target."""
     learning_rate: float = 1e-3
     """AdamW learning rate."""
+    ema_decay: float = 0.0
+    """Acting weights: checkpoints give the workers and evaluation an exponential moving average
+    of the trained weights, ema = decay * ema + (1 - decay) * weights after every step, which
+    smooths out the step-to-step noise of the greedy policy (0: the trained weights as they are)."""
     weight_decay: float = 1e-4
     """AdamW decoupled weight decay."""
     max_grad_norm: float = 10.0
@@ -316,6 +320,7 @@ def validate(config: Config) -> None:
         (config.train.bootstrap in ("stored", "fresh"), "train.bootstrap must be stored or fresh"),
         (config.train.target_update_every >= 1, "train.target_update_every must be >= 1"),
         (config.train.learning_rate > 0, "train.learning_rate must be > 0"),
+        (0 <= config.train.ema_decay < 1, "train.ema_decay must be in [0, 1)"),
         (config.train.consistency_weight >= 0, "train.consistency_weight must be >= 0"),
         (config.train.weight_decay >= 0, "train.weight_decay must be >= 0"),
         (config.train.replay_capacity >= 1, "train.replay_capacity must be >= 1"),

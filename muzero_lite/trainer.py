@@ -93,6 +93,9 @@ class Trainer:
         self.recent_games: list[dict[str, Any]] = []
         self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
         self.env_steps = int(self.metrics.last("charts/env_steps") or 0) if resume else 0
+        self.acting_model = None  # the moving average that checkpoints hand out (train.ema_decay)
+        if tc.ema_decay > 0:
+            self.acting_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.step = self._restore(resume)
         self.target_model = None  # the network fresh bootstraps read (train.bootstrap = "fresh")
         if tc.bootstrap == "fresh":
@@ -116,7 +119,9 @@ class Trainer:
         if state is None:
             self.log("[train] --resume: no checkpoint yet, starting at step 0")
             return 0
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(state.get("trained_model", state["model"]))
+        if self.acting_model is not None:
+            self.acting_model.load_state_dict(state["model"])
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         games = self.loader.refill(self.config.train.replay_capacity)
@@ -181,6 +186,8 @@ class Trainer:
         if tc.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.max_grad_norm)
         self.optimizer.step()
+        if self.acting_model is not None:
+            _update_average(self.acting_model, self.model, tc.ema_decay)
         self.replay.update_priorities(batch.leaf_indices, loss.value_errors.cpu().numpy())
         self.step += 1
         self.steps_done += 1
@@ -202,12 +209,17 @@ class Trainer:
         return dataclasses.replace(batch, target_values=targets.astype(np.float32))
 
     def save(self) -> None:
+        """A checkpoint: the acting weights as its model, plus all that a resume needs."""
+        extra = {}
+        if self.acting_model is not None:  # the workers play the average, training goes on
+            extra["trained_model"] = self.model.state_dict()
         save_checkpoint(
             self.dirs.checkpoints,
             self.step,
-            self.model,
+            self.model if self.acting_model is None else self.acting_model,
             optimizer=self.optimizer.state_dict(),
             config=self.config.to_dict(),
+            **extra,
         )
         prune_checkpoints(self.dirs.checkpoints, self.config.train.keep_checkpoints)
         self.saved_step = self.step
@@ -303,6 +315,14 @@ class _Clock:
             say()
             self.last_wait_line = time.monotonic()
         time.sleep(min(self.poll_seconds, 1.0))
+
+
+@torch.no_grad()
+def _update_average(average: MuZeroNet, model: MuZeroNet, decay: float) -> None:
+    """average = decay * average + (1 - decay) * model; buffers (BatchNorm statistics) copied."""
+    torch._foreach_lerp_(list(average.parameters()), list(model.parameters()), 1.0 - decay)
+    for mean, current in zip(average.buffers(), model.buffers(), strict=True):
+        mean.copy_(current)
 
 
 def _misfit(record: GameRecord, arch: Architecture) -> str | None:
