@@ -36,6 +36,10 @@ class EnvConfig:
     """Pixels only: convert frames to one grayscale channel."""
     stack: int = 4
     """Observations stacked as the network's input, each with the action that led to it."""
+    observation_scale: list[float] = field(default_factory=list)
+    """Vectors only: each feature is multiplied by its entry before games store it and the
+    network sees it, to bring features of very different ranges to similar ones (empty: as
+    the environment gives them)."""
 
 
 @dataclass
@@ -276,6 +280,7 @@ def validate(config: Config) -> None:
         (config.env.frame_skip >= 1, "env.frame_skip must be >= 1"),
         (config.env.frame_size >= 16, "env.frame_size must be >= 16"),
         (config.env.stack >= 1, "env.stack must be >= 1"),
+        (all(v > 0 for v in config.env.observation_scale), "env.observation_scale must be > 0"),
         (config.network.support_size >= 1, "network.support_size must be >= 1"),
         (
             config.search.kind in ("truncated", "mcts", "gumbel"),

@@ -1,7 +1,8 @@
 """Environments: any discrete-action Gymnasium env, with our preprocessing, one step at a time.
 
 Pixels (Mario, or any env with HxWxC uint8 frames) go through Gymnasium's own wrappers: frame skip
-with a max over the last two frames, grayscale, resize. Vector observations are used as float32.
+with a max over the last two frames, grayscale, resize. Vector observations are used as float32,
+each feature times its `env.observation_scale` entry where one is set.
 Every episode is capped by a TimeLimit, which *truncates* (the value target bootstraps there).
 For Mario, a stage is sampled per episode from the config's list (one emulator per stage, kept).
 """
@@ -18,6 +19,7 @@ from gymnasium.wrappers import (
     MaxAndSkipObservation,
     ResizeObservation,
     TimeLimit,
+    TransformObservation,
 )
 
 from muzero_lite.config import ConfigError, EnvConfig
@@ -143,7 +145,27 @@ def make_env(env_id: str, config: EnvConfig) -> gym.Env:
             f"environment {env_id!r} has observation space {env.observation_space}; "
             "supported: HxWxC uint8 frames or 1-D vectors"
         )
+    if config.observation_scale:
+        env = _scale_features(env, env_id, config.observation_scale)
     return TimeLimit(env, max_episode_steps=config.max_episode_steps)
+
+
+def _scale_features(env: gym.Env, env_id: str, scale: list[float]) -> gym.Env:
+    """Vector observations times `scale`, one entry per feature (env.observation_scale)."""
+    space = env.observation_space
+    if not _is_vector(space):
+        raise ConfigError(
+            f"env.observation_scale is for vector observations, and {env_id!r} observes "
+            "frames: leave it empty"
+        )
+    if space.shape != (len(scale),):
+        raise ConfigError(
+            f"env.observation_scale has {len(scale)} entries, but {env_id!r} observes "
+            f"{space.shape[0]} numbers: give one entry per number"
+        )
+    factors = np.asarray(scale, dtype=np.float32)
+    scaled = gym.spaces.Box(space.low * factors, space.high * factors, dtype=np.float32)
+    return TransformObservation(env, lambda obs: (obs * factors).astype(np.float32), scaled)
 
 
 def _mario_buttons(env: gym.Env, actions: str) -> gym.Env:

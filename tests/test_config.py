@@ -64,6 +64,8 @@ def test_list_overrides_take_commas_or_toml_and_widen_ints():
         (["train.target_update_every=0"], "train.target_update_every must be >= 1"),
         (["train.consistency_weight=-1"], "train.consistency_weight must be >= 0"),
         (["train.ema_decay=1"], "train.ema_decay must be in [0, 1)"),
+        (["env.observation_scale=1,0,1,1"], "env.observation_scale must be > 0"),
+        (["env.observation_scale=1,x"], "env.observation_scale must be a list of float"),
         (
             ["selfplay.max_env_steps_per_train_step=0.25"],
             "is 0.25 x 2 = 0.5: a paced worker and the trainer would wait on each other",

@@ -51,6 +51,14 @@ def test_mario_ids_are_recognised():
         (EnvConfig(id="CartPole-v1", stages=["1-1"]), "env.stages is for Super Mario Bros only"),
         (EnvConfig(id="SuperMarioBros-v0", stages=["9-9"]), "'9-9' is not a stage"),
         (EnvConfig(id="SuperMarioBros-1-1-v0", actions="jump"), "env.actions must be one of"),
+        (
+            EnvConfig(id="CartPole-v1", observation_scale=[1.0, 2.0]),
+            "env.observation_scale has 2 entries, but 'CartPole-v1' observes 4 numbers",
+        ),
+        (
+            EnvConfig(id="SuperMarioBros-1-1-v0", observation_scale=[1.0]),
+            "env.observation_scale is for vector observations",
+        ),
     ],
 )
 def test_bad_environments_are_config_errors(config, message):
@@ -68,3 +76,16 @@ def test_noop_starts_step_action_zero_after_the_reset():
     start, _ = delayed.reset(np.random.default_rng(7), noops=3)
     assert not np.array_equal(start, first)
     np.testing.assert_array_equal(start, expected)
+
+
+def test_observation_scale_multiplies_each_feature_of_every_observation():
+    plain = Environment(EnvConfig(id="CartPole-v1", stack=1))
+    scaled = Environment(EnvConfig(id="CartPole-v1", stack=1, observation_scale=[1, 2, 10, 0.5]))
+    factors = np.array([1, 2, 10, 0.5], dtype=np.float32)
+    first, _ = plain.reset(np.random.default_rng(4))
+    start, _ = scaled.reset(np.random.default_rng(4))
+    np.testing.assert_allclose(start, first * factors, rtol=1e-6)
+    for action in (0, 1, 1):
+        expected, got = plain.step(action).observation, scaled.step(action).observation
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected * factors, rtol=1e-6)
