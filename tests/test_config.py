@@ -68,7 +68,7 @@ def test_list_overrides_take_commas_or_toml_and_widen_ints():
         (["env.observation_scale=1,x"], "env.observation_scale must be a list of float"),
         (
             ["selfplay.max_env_steps_per_train_step=0.25"],
-            "is 0.25 x 2 = 0.5: a paced worker and the trainer would wait on each other",
+            "is 0.25 x 2.5 = 0.625: a paced worker and the trainer would wait on each other",
         ),
         (
             ["train.warmup_transitions=501"],
