@@ -3,6 +3,8 @@
 `checkpoints/step-00000040.pt` holds {"step", "architecture", "model"} for the workers and, for the
 trainer's resume, whatever else the trainer adds (optimizer state, settings). Every value is a
 tensor or plain data, so `torch.load(weights_only=True)` reads it without running any code.
+No checkpoint with a NaN or infinite weight is ever written, and one that holds such weights (from
+an older version, say) is refused on reading: the newest finite checkpoint is used instead.
 """
 
 import re
@@ -13,6 +15,7 @@ import torch
 
 from muzero_lite.config import Config
 from muzero_lite.envs import Environment
+from muzero_lite.finite import nonfinite_tensors
 from muzero_lite.games import publish
 from networks import Architecture, MuZeroNet
 
@@ -25,6 +28,13 @@ class CheckpointError(Exception):
 
 class ArchitectureMismatch(CheckpointError):
     """A checkpoint made for another network; the message names the settings that differ."""
+
+
+class NonFiniteWeights(CheckpointError):
+    """Weights with a NaN or an infinity: never written, and refused on reading."""
+
+
+WEIGHTS = ("model", "trained_model")  # the entries of a checkpoint that hold weights
 
 
 def architecture_for(config: Config, env: Environment) -> Architecture:
@@ -56,13 +66,14 @@ def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
 
 def save_checkpoint(directory: Path, step: int, model: MuZeroNet, **extra: Any) -> Path:
     """Atomic save of weights (plus `extra` for resuming) as `step-<step>.pt`."""
-    directory.mkdir(parents=True, exist_ok=True)
     state = {
         "step": step,
         "architecture": model.arch.to_dict(),
         "model": model.state_dict(),
         **extra,
     }
+    _check_finite(state, checkpoint_path(directory, step).name, "not written")
+    directory.mkdir(parents=True, exist_ok=True)
     # A re-save of the same step replaces the old file in one atomic step.
     return publish(checkpoint_path(directory, step), lambda f: torch.save(state, f), replace=True)
 
@@ -85,25 +96,51 @@ def read_checkpoint(path: Path, arch: Architecture) -> dict[str, Any]:
             f"{path.name} was made for another network: {', '.join(mismatch)}; "
             "use the config it was trained with, or another --data-dir"
         )
+    _check_finite(state, path.name, "unusable")
     return state
+
+
+def _check_finite(state: dict[str, Any], name: str, verdict: str) -> None:
+    """Raise NonFiniteWeights when any weight entry of a checkpoint holds a NaN or infinity."""
+    for key in WEIGHTS:
+        bad = nonfinite_tensors(state[key]) if isinstance(state.get(key), dict) else []
+        if bad:
+            more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+            raise NonFiniteWeights(
+                f"{name} {verdict}: its weights hold NaN or infinite values ({key}: {bad[0]}{more})"
+            )
 
 
 def read_latest(directory: Path, arch: Architecture, newer_than: int = -1) -> dict[str, Any] | None:
     """The newest readable checkpoint with a step above `newer_than`; None when there is none.
 
-    A newest file that cannot be read (say, a disk error) falls back to the one before it; an
+    A newest file that cannot be read (say, a disk error) or holds non-finite weights falls back
+    to the one before it, with one warning line per file and process (a worker polls often); an
     architecture mismatch is an error, since every older checkpoint would mismatch too.
     """
     for step, path in reversed(list_checkpoints(directory)):
         if step <= newer_than:
             return None
         try:
+            key = (str(path), path.stat().st_mtime_ns)
+        except FileNotFoundError:  # pruned since the listing
+            continue
+        if key in _SKIPPED:
+            continue
+        try:
             return read_checkpoint(path, arch)
         except ArchitectureMismatch:
             raise
         except CheckpointError as e:
+            if isinstance(e, NonFiniteWeights):  # a file that will never become usable
+                _SKIPPED.add(key)
             print(f"warning: skipping checkpoint {e}", flush=True)
     return None
+
+
+# Checkpoints this process found unusable, by (path, mtime): skipped without another read or
+# warning until the file is replaced (a re-save of the same step gets a new mtime).
+_SKIPPED: set[tuple[str, int]] = set()
 
 
 def load_weights(path: Path, model: MuZeroNet) -> int:

@@ -1,4 +1,5 @@
-"""What the entry scripts share: common arguments, and one clear line plus exit 2 for bad input."""
+"""What the entry scripts share: common arguments, one clear line plus exit 2 for bad input, and
+one line plus exit 1 for a training run that diverged."""
 
 import argparse
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 from muzero_lite import interrupts
 from muzero_lite.checkpoints import CheckpointError
 from muzero_lite.config import Config, ConfigError, load_config
+from muzero_lite.finite import TrainingDiverged
 from muzero_lite.paths import DataDirs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +79,9 @@ def run_entry(main: Callable[[], int]) -> None:
     except (ConfigError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         _stopped()
     except Exception:

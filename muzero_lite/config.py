@@ -142,9 +142,16 @@ class TrainConfig:
     of the trained weights, ema = decay * ema + (1 - decay) * weights after every step, which
     smooths out the step-to-step noise of the greedy policy (0: the trained weights as they are)."""
     weight_decay: float = 1e-4
-    """AdamW decoupled weight decay."""
+    """AdamW decoupled weight decay: each step multiplies the weights by (1 - learning_rate x
+    weight_decay), so at a learning rate of 1e-3 a useful decay is 1e-2 to 1e-1."""
+    decay_biases_and_norms: bool = True
+    """Weight decay on biases and normalisation parameters too (false: only on the weights of
+    linear and convolutional layers)."""
     max_grad_norm: float = 10.0
     """Gradients are clipped to this global norm (0: no clipping)."""
+    max_skipped_steps: int = 100
+    """A step whose loss or gradient is not finite is skipped (nothing changes); after this many
+    skipped steps in a row the trainer stops with one line."""
     exploration_fraction: float = 0.1
     """The policy loss is reduced by this fraction of the exploration network's loss."""
     consistency_weight: float = 0.0
@@ -287,6 +294,11 @@ def validate(config: Config) -> None:
             "search.kind must be one of: truncated, mcts, gumbel",
         ),
         (config.search.width >= 1, "search.width must be >= 1"),
+        (
+            config.search.kind != "truncated" or config.search.width >= 2,
+            "search.width must be >= 2 for the truncated search: with one candidate every action "
+            "gets its Q, and the policy it learns and acts on is uniform",
+        ),
         (config.search.depth >= 1, "search.depth must be >= 1"),
         (0.0 < config.search.discount <= 1.0, "search.discount must be in (0, 1]"),
         (config.search.simulations >= 1, "search.simulations must be >= 1"),
@@ -328,6 +340,7 @@ def validate(config: Config) -> None:
         (0 <= config.train.ema_decay < 1, "train.ema_decay must be in [0, 1)"),
         (config.train.consistency_weight >= 0, "train.consistency_weight must be >= 0"),
         (config.train.weight_decay >= 0, "train.weight_decay must be >= 0"),
+        (config.train.max_skipped_steps >= 1, "train.max_skipped_steps must be >= 1"),
         (config.train.replay_capacity >= 1, "train.replay_capacity must be >= 1"),
         (config.train.priority_alpha >= 0, "train.priority_alpha must be >= 0"),
         (0 <= config.train.priority_beta_start <= 1, "train.priority_beta_start must be in [0, 1]"),

@@ -11,20 +11,26 @@ A game of T moves holds T + 1 states. Arrays:
   metadata                        a JSON string (see `GameRecord.metadata`)
 
 Writers use a hidden temporary name in the same folder, then link it to its final name, so a reader
-never sees half a file and two writers never replace each other's game. Readers load with
-`allow_pickle=False` and validate every array; anything wrong is a `GameFileError`.
+never sees half a file and two writers never replace each other's game. Readers open regular files
+only, check every member's declared size against `GameLimits` from the zip and `.npy` headers before
+reading it, never unpickle (object arrays are refused), read no more than each member declares, and
+validate every array; anything wrong is a `GameFileError`.
 """
 
 import json
+import math
 import os
 import secrets
+import stat
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+
+from muzero_lite.config import EnvConfig
+from muzero_lite.npz import NPY_HEADER_BYTES, NpzError, NpzTooLarge, read_npz
 
 FORMAT_VERSION = 1
 ARRAYS = (
@@ -36,11 +42,99 @@ ARRAYS = (
     "terminated",
     "truncated",
 )
+MEMBERS = (*ARRAYS, "metadata")
 TEMP_PREFIX = ".tmp-"
+# The EnvConfig fields that change what a game stores, recorded in its metadata ("env_settings").
+ENV_SETTINGS = ("actions", "frame_skip", "frame_size", "grayscale", "observation_scale")
+NUMBER_BYTES = 8  # the widest number a game may store (int64, float64)
 
 
 class GameFileError(Exception):
     """A game file that cannot be used; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class GameLimits:
+    """What a game may hold in one run, checked from the file's headers before any array is read.
+
+    The largest legal game has `max_moves` moves and one more state, each state exactly
+    `observation_shape` x `observation_dtype`, so a file that declares more is refused without
+    allocating it. `env_settings` holds the recorded settings (see `compared_settings`) a game
+    must match, by name.
+    """
+
+    max_moves: int  # env.max_episode_steps
+    observation_shape: tuple[int, ...]  # one state: (4,) numbers, (84, 84) frames
+    observation_dtype: np.dtype  # uint8 frames, float32 vectors
+    num_actions: int
+    env_settings: dict[str, Any] = field(default_factory=dict)
+    max_metadata_chars: int = 65_536  # a worker writes a few hundred
+
+    @property
+    def member_bytes(self) -> dict[str, int]:
+        """Member name -> the most bytes it may hold past its .npy header."""
+        moves, states = self.max_moves, self.max_moves + 1
+        state = math.prod(self.observation_shape) * np.dtype(self.observation_dtype).itemsize
+        return {
+            "observations": states * state,
+            "actions": moves * NUMBER_BYTES,
+            "rewards": moves * NUMBER_BYTES,
+            "policies": moves * self.num_actions * NUMBER_BYTES,
+            "root_values": states * NUMBER_BYTES,
+            "terminated": NUMBER_BYTES,
+            "truncated": NUMBER_BYTES,
+            "metadata": self.max_metadata_chars * 4,  # numpy stores str as UTF-32
+        }
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file a legal game can be: its members uncompressed, plus zip overheads."""
+        members = sum(size + NPY_HEADER_BYTES for size in self.member_bytes.values())
+        return members + members // 100 + (1 << 20)
+
+
+def env_settings(env: EnvConfig) -> dict[str, Any]:
+    """The settings a game was played with that change what it stores, as its metadata records."""
+    settings = {name: getattr(env, name) for name in ENV_SETTINGS}
+    settings["observation_scale"] = [float(x) for x in env.observation_scale]  # a copy
+    return settings
+
+
+def compared_settings(*, pixels: bool, mario: bool) -> tuple[str, ...]:
+    """The recorded settings that must match for a game to fit a run of this kind.
+
+    Only those the env applies to its kind of observation (envs.make_env): frame settings for
+    pixels, observation_scale for vectors, actions for Mario. Another setting changes nothing
+    such a game holds, so comparing it would refuse good games: an old CartPole game, counted
+    as the defaults, under a config that happens to set frame_skip = 2.
+    """
+    names = ("frame_skip", "frame_size", "grayscale") if pixels else ("observation_scale",)
+    return ("actions", *names) if mario else names
+
+
+def settings_mismatch(metadata: dict[str, Any], expected: dict[str, Any]) -> str | None:
+    """Why a game's recorded env settings differ from `expected`, or None.
+
+    A game written before settings were recorded (no "env_settings") counts as EnvConfig's
+    defaults, as does a setting its record lacks.
+    """
+    recorded = metadata.get("env_settings", {})
+    if not isinstance(recorded, dict):
+        return "env_settings in the metadata is not a JSON object"
+    played = env_settings(EnvConfig()) | recorded
+    for name, value in expected.items():
+        if played.get(name) != value:
+            return (
+                f"played with env.{name} = {_short(played.get(name))}, this run has "
+                f"{_short(value)}: a game of other env settings"
+            )
+    return None
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A setting's value as JSON, cut short so a hostile one keeps the reason one short line."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
@@ -104,22 +198,14 @@ def publish(path: Path, write, replace: bool = False) -> Path:
     return path
 
 
-def load_game(path: Path) -> GameRecord:
-    """Read and validate a game file; raises GameFileError with a one-line reason."""
-    try:
-        if not zipfile.is_zipfile(path):
-            raise GameFileError("not a readable .npz file (not a zip archive)")
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in (*ARRAYS, "metadata") if k not in data.files]
-            if missing:
-                raise GameFileError(f"missing arrays: {', '.join(missing)}")
-            arrays = {k: data[k] for k in (*ARRAYS, "metadata")}
-    except GameFileError:
-        raise
-    except ValueError as e:  # includes "Object arrays cannot be loaded when allow_pickle=False"
-        raise GameFileError(f"unreadable array: {e}") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise GameFileError(f"not a readable .npz file: {e}") from None
+def load_game(path: Path, limits: GameLimits | None = None) -> GameRecord:
+    """Read and validate a game file; raises GameFileError with a one-line reason.
+
+    With `limits` (the trainer's), a file that declares more than the largest legal game, or a
+    game of other env settings, is refused; without, sizes are bounded only by what the file
+    declares (tools reading their own games).
+    """
+    arrays = _read_arrays(path, limits)
     try:
         metadata = json.loads(str(arrays.pop("metadata")))
     except (json.JSONDecodeError, TypeError) as e:
@@ -131,6 +217,8 @@ def load_game(path: Path) -> GameRecord:
             f"format_version {metadata.get('format_version')!r}, "
             f"this version reads {FORMAT_VERSION}"
         )
+    if limits is not None and (problem := settings_mismatch(metadata, limits.env_settings)):
+        raise GameFileError(problem)
     record = GameRecord(
         observations=arrays["observations"],
         actions=arrays["actions"],
@@ -142,7 +230,65 @@ def load_game(path: Path) -> GameRecord:
         metadata=metadata,
     )
     validate(record)
+    if limits is not None and record.length > limits.max_moves:
+        raise GameFileError(
+            f"{record.length} moves, more than env.max_episode_steps = {limits.max_moves}"
+        )
     return record
+
+
+def _read_arrays(path: Path, limits: GameLimits | None) -> dict[str, np.ndarray]:
+    """Every array of a game file, each size checked against `limits` before it is read."""
+    try:
+        with _open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if limits is not None and size > limits.max_file_bytes:
+                raise GameFileError(
+                    f"{size:,} bytes on disk, more than the {limits.max_file_bytes:,} of the "
+                    f"largest game of {limits.max_moves} moves (env.max_episode_steps)"
+                )
+            return read_npz(f, MEMBERS, None if limits is None else limits.member_bytes)
+    except NpzTooLarge as e:
+        raise GameFileError(
+            f"{e} in a game of at most {limits.max_moves} moves (env.max_episode_steps)"
+        ) from None
+    except NpzError as e:
+        raise GameFileError(str(e)) from None
+    except OSError as e:
+        raise GameFileError(f"not a readable .npz file: {e}") from None
+
+
+def _open_regular(path: Path) -> IO[bytes]:
+    """`path` opened for reading if it is a regular file; anything else is never opened.
+
+    O_NOFOLLOW and O_NONBLOCK keep a file swapped for a link or a FIFO after the check from
+    being followed or blocking; the second check refuses it.
+    """
+    mode = os.lstat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise GameFileError(f"{_file_kind(path, mode)}, not a regular file: never opened")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
+        f.close()
+        raise GameFileError(f"{_file_kind(path, mode)}, not a regular file")
+    return f
+
+
+def _file_kind(path: Path, mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        try:
+            return f"a symbolic link to {os.readlink(path)}"
+        except OSError:
+            return "a symbolic link"
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((kind for test, kind in kinds if test(mode)), f"file type {stat.S_IFMT(mode):o}")
 
 
 def validate(record: GameRecord) -> None:

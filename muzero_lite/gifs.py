@@ -2,12 +2,14 @@
 
 Names start with the game id (sortable by time, so the newest sorts last) and end with the
 game's score, e.g. `20261121-204512-w00-1a2b3c4d_1-1_x1234_r567.gif`. `gifs/best/` keeps the best
-game so far of each Mario stage (or of the environment), so progress shows at a glance.
+game so far of each Mario stage (or of the environment), so progress shows at a glance. Stages and
+environment ids become file names through `safe_name` (`ALE/Pong-v5` -> `ALE_Pong-v5`).
 """
 
 import fcntl
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,18 @@ import numpy as np
 from muzero_lite.games import publish
 
 
+def safe_name(text: str) -> str:
+    """`text` as a plain file name in its folder: every character outside [A-Za-z0-9._-] becomes
+    `_`, and a name that is empty or starts with `.` (`.`, `..`, hidden, `.tmp-` temporaries)
+    gets a leading `_`."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    return name if name and not name.startswith(".") else "_" + name
+
+
 def gif_name(game_id: str, metadata: dict[str, Any]) -> str:
     parts = [game_id]
     if "stage" in metadata:
-        parts.append(str(metadata["stage"]))
+        parts.append(safe_name(str(metadata["stage"])))
     if "x_pos_max" in metadata:
         parts.append(f"x{int(metadata['x_pos_max'])}")
     parts.append(f"r{metadata['return']:.0f}")
@@ -38,10 +48,11 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: int) -> Path:
 def update_best(best_dir: Path, gif: Path, metadata: dict[str, Any]) -> bool:
     """Keep `best_dir/<stage>.gif` (or `<env id>.gif`) as the best game so far (x_pos, then return).
 
-    A JSON record beside each GIF says what it holds; a lock file keeps several workers from
-    replacing one another's better game. Returns whether this game became the best.
+    The name is the stage or id through `safe_name`; a JSON record beside each GIF says what it
+    holds (the id as it is); a lock file keeps several workers from replacing one another's better
+    game. Returns whether this game became the best.
     """
-    key = str(metadata.get("stage") or metadata["env_id"])
+    key = safe_name(str(metadata.get("stage") or metadata["env_id"]))
     best_dir.mkdir(parents=True, exist_ok=True)
     with open(best_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

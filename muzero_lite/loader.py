@@ -2,16 +2,34 @@
 
 Only complete files are visible (writers link finished files into place under `*.npz`), so the
 loader never sees half a game. A file that fails to load or validate is moved to
-`games/quarantine/` beside a `.reason.txt` saying why, and loading goes on. Files that vanish
-between listing and loading (retention, another trainer) are skipped.
+`games/quarantine/` beside a `.reason.txt` saying why, and loading goes on; so is anything named
+`*.npz` that is not a regular file (a FIFO, a folder, a link, a device), without being opened.
+With `GameLimits` (the trainer's), a file declaring more than the largest game its config allows,
+or a game of other env settings, is quarantined before it is read. Files that vanish between
+listing and loading (retention, another trainer) are skipped.
 """
 
-import shutil
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from muzero_lite.games import GameFileError, GameRecord, load_game
+import numpy as np
+
+from muzero_lite.config import EnvConfig
+from muzero_lite.envs import is_mario
+from muzero_lite.games import (
+    GameFileError,
+    GameLimits,
+    GameRecord,
+    compared_settings,
+    env_settings,
+    load_game,
+)
+
+if TYPE_CHECKING:
+    from networks import Architecture
 
 QUARANTINE = "quarantine"
 
@@ -22,12 +40,30 @@ class LoadedGame:
     record: GameRecord
 
 
-class GameLoader:
-    """Tracks which game files were already taken, by name."""
+def run_limits(env: EnvConfig, arch: "Architecture") -> GameLimits:
+    """A run's limits: its longest game (env.max_episode_steps) of its network's observations and
+    actions, and the env settings (of those that matter for its kind) its games must match."""
+    settings = env_settings(env)
+    names = compared_settings(pixels=arch.pixels, mario=is_mario(env.id))
+    return GameLimits(
+        max_moves=env.max_episode_steps,
+        observation_shape=tuple(arch.observation_shape),
+        observation_dtype=np.dtype(np.uint8 if arch.pixels else np.float32),
+        num_actions=arch.num_actions,
+        env_settings={name: settings[name] for name in names},
+    )
 
-    def __init__(self, directory: Path, log: Callable[[str], None] = print):
+
+class GameLoader:
+    """Tracks which game files were already taken, by name; `limits` None: no size or settings
+    limits (as for tools)."""
+
+    def __init__(
+        self, directory: Path, log: Callable[[str], None] = print, limits: GameLimits | None = None
+    ):
         self.directory = directory
         self.log = log
+        self.limits = limits
         self.seen: set[str] = set()
         self.loaded = 0
         self.quarantined = 0
@@ -58,21 +94,29 @@ class GameLoader:
     def _load(self, path: Path) -> LoadedGame | None:
         self.seen.add(path.name)
         try:
-            record = load_game(path)
+            record = load_game(path, self.limits)
         except GameFileError as e:
-            if path.exists():  # else it was removed while we read it: nothing to do
+            if os.path.lexists(path):  # else it was removed while we read it: nothing to do
                 self.quarantine(path, str(e))
             return None
         self.loaded += 1
         return LoadedGame(path, record)
 
     def quarantine(self, path: Path, reason: str) -> None:
-        """Move a bad file aside with its reason; one log line."""
+        """Move a bad file aside with its reason; one log line.
+
+        A rename moves links, FIFOs and folders as they are, opening nothing. One that cannot be
+        moved (a folder of the same name already in quarantine, say) stays, seen and logged.
+        """
         folder = self.directory / QUARANTINE
         folder.mkdir(exist_ok=True)
         try:
-            shutil.move(path, folder / path.name)
+            os.rename(path, folder / path.name)
         except FileNotFoundError:
+            return
+        except OSError as e:
+            self.quarantined += 1
+            self.log(f"[train] skipped {path.name}, left in place ({e.strerror or e}): {reason}")
             return
         (folder / f"{path.name}.reason.txt").write_text(reason + "\n")
         self.quarantined += 1

@@ -2,18 +2,23 @@
 
 For an unroll of K steps from a sampled position, at every step k = 0..K:
   value       cross-entropy of the value head to the two-hot n-step target,
-  reward      (k >= 1) cross-entropy of the reward head to the two-hot observed reward,
+  reward      (k >= 1) cross-entropy of the reward head to the two-hot observed reward (value
+              and reward are masked past the cut of a truncated game, where they are unknown),
   policy      cross-entropy of the policy head to the search policy (masked past the game's end),
   exploration the exploration network learns to predict softmax(policy) (a detached target), and
               the policy loss is reduced by `exploration_fraction` times that same cross-entropy
               computed with the exploration logits detached: the policy is pushed away from what
-              is easy to predict, and that term is its only route into the policy.
+              is easy to predict, and that term is its only route into the policy. The
+              exploration network reads detached hidden states, so its own loss never trains
+              the representation or the dynamics.
   consistency (k >= 1, only with consistency_weight > 0) 1 - the cosine similarity between the
               hidden state the dynamics network reached and the representation of the observed
               state t + k (a detached target): the self-supervised consistency of EfficientZero,
               which makes the dynamics a model of what really follows.
-Steps k >= 1 are scaled by 1/K, the gradient through each hidden state is halved, and each
-sample's loss is weighted by its importance weight.
+Steps k >= 1 are scaled by 1/K; as in the MuZero pseudocode the heads read each hidden state
+unscaled and only its way into the next dynamics step (the reward head is part of that step)
+halves the gradient, for the states the dynamics reached (k >= 1); each sample's loss is weighted
+by its importance weight.
 """
 
 from dataclasses import dataclass
@@ -34,6 +39,7 @@ class LossOutput:
     exploration: float
     consistency: float
     value_errors: torch.Tensor  # [B] |target value - predicted value| at k = 0: new priorities
+    terms: dict[str, torch.Tensor]  # [] each term's importance-weighted mean, in the graph
 
 
 def scale_gradient(x: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
@@ -79,9 +85,10 @@ def muzero_loss(
     support = model.arch.support_size
     size, unroll = t["actions"].shape
     hidden = model.represent(t["observations"], t["prev_actions"])
-    hiddens = [hidden]
+    hiddens, inputs = [hidden], []  # states the heads read; states entering a dynamics step
     for k in range(unroll):
-        hidden = scale_gradient(model.transition(hidden, t["actions"][:, k]), 0.5)
+        inputs.append(hidden if k == 0 else scale_gradient(hidden, 0.5))
+        hidden = model.transition(inputs[-1], t["actions"][:, k])
         hiddens.append(hidden)
     states = torch.stack(hiddens, dim=1)  # [B, K+1, *hidden_shape]
     out = model.predict(states.flatten(0, 1))
@@ -90,16 +97,19 @@ def muzero_loss(
     exploration_logits = out.exploration.unflatten(0, (size, unroll + 1))  # [B, K+1, A]
 
     no_step = torch.zeros(size, 1, device=device)  # k = 0 has no step into it
+    known = t["value_mask"]  # [B, K+1] value and reward unknown past the cut of a truncation
+    value_targets = scalar_to_support(t["target_values"], support)
     terms = {
-        "value": soft_cross_entropy(value_logits, scalar_to_support(t["target_values"], support)),
+        "value": known * soft_cross_entropy(value_logits, value_targets),
         "reward": no_step,
         "consistency": no_step,
     }
     if unroll > 0:
-        reward_logits = model.reward(states[:, :-1].flatten(0, 1), t["actions"].flatten())
+        reward_inputs = torch.stack(inputs, dim=1).flatten(0, 1)  # [B*K, *hidden_shape]
+        reward_logits = model.reward(reward_inputs, t["actions"].flatten())
         rewards = scalar_to_support(t["target_rewards"][:, 1:], support)
         reward = soft_cross_entropy(reward_logits.unflatten(0, (size, unroll)), rewards)  # [B, K]
-        terms["reward"] = torch.cat([no_step, reward], dim=1)
+        terms["reward"] = torch.cat([no_step, known[:, 1:] * reward], dim=1)
     if consistency_weight > 0:
         observed = _observed_hidden(model, batch, device)  # [B, K, hidden size]
         similarity = F.cosine_similarity(states[:, 1:].flatten(2), observed, dim=2)  # [B, K]
@@ -122,9 +132,11 @@ def muzero_loss(
     predicted = support_to_scalar(value_logits[:, 0].detach(), support)
     value_errors = (predicted - t["target_values"][:, 0]).abs()
     weights = t["weights"]
-    total = sum((weights * per_sample[name]).mean() for name in _TERMS)
+    weighted = {name: (weights * per_sample[name]).mean() for name in _TERMS}
     means = {name: float(term.detach().mean()) for name, term in per_sample.items()}
-    return LossOutput(total=total, value_errors=value_errors, **means)
+    return LossOutput(
+        total=sum(weighted.values()), value_errors=value_errors, terms=weighted, **means
+    )
 
 
 @torch.no_grad()
@@ -147,6 +159,7 @@ _BATCH_FIELDS = (
     "target_rewards",
     "target_policies",
     "policy_mask",
+    "value_mask",
     "weights",
 )
 _TERMS = ("value", "reward", "policy", "exploration", "consistency")

@@ -2,7 +2,9 @@
 
 It polls games/ for finished games, trains while the replay ratio allows (never far ahead of the
 data the workers produce), and writes atomic checkpoints the workers pick up. `--resume` restores
-weights, optimizer and step from the newest checkpoint and refills replay from the newest games.
+weights, optimizer and step from the newest finite checkpoint and refills replay from the newest
+games; the refill buys no training steps (the replay ratio counts only games new to this process).
+A step whose loss or gradient is not finite is skipped: nothing it touched changes.
 """
 
 import copy
@@ -17,18 +19,20 @@ import torch
 
 from muzero_lite import interrupts
 from muzero_lite.checkpoints import (
+    NonFiniteWeights,
     architecture_for,
     list_checkpoints,
     prune_checkpoints,
     read_latest,
     save_checkpoint,
 )
-from muzero_lite.config import Config, ConfigError
+from muzero_lite.config import Config, ConfigError, TrainConfig
 from muzero_lite.envs import Environment
+from muzero_lite.finite import TrainingDiverged, all_finite
 from muzero_lite.games import GameRecord, remove_stale_temps
-from muzero_lite.loader import GameLoader, LoadedGame
+from muzero_lite.loader import GameLoader, LoadedGame, run_limits
 from muzero_lite.losses import LossOutput, muzero_loss
-from muzero_lite.metrics import MetricsLogger
+from muzero_lite.metrics import MetricsLogger, stage_means
 from muzero_lite.paths import DataDirs
 from muzero_lite.plots import plot_progress
 from muzero_lite.replay.buffer import Batch, ReplayBuffer
@@ -51,6 +55,7 @@ COLUMNS = [
     "charts/episode_length",
     "charts/x_pos_max",
     "charts/env_steps",
+    "charts/skipped_steps",
 ]
 PLOT_EVERY_S = 60.0
 
@@ -75,9 +80,7 @@ class Trainer:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             self.model = MuZeroNet(arch).to(self.device).train()
-        self.optimizer = torch.optim.AdamW(  # fused: one kernel for all parameters
-            self.model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay, fused=True
-        )
+        self.optimizer = make_optimizer(self.model, tc)
         self.replay = ReplayBuffer(
             capacity_transitions=tc.replay_capacity,
             alpha=tc.priority_alpha,
@@ -86,10 +89,12 @@ class Trainer:
             td_steps=tc.td_steps,
             discount=config.search.discount,
         )
-        self.loader = GameLoader(dirs.games, log)
+        self.loader = GameLoader(dirs.games, log, limits=run_limits(config.env, arch))
         self.rng = np.random.default_rng(seed)
-        self.transitions_loaded = 0  # by this process: the replay ratio's budget
+        self.transitions_loaded = 0  # new games loaded by this process: the replay ratio's budget
         self.steps_done = 0  # by this process
+        self.skipped_steps = 0  # steps skipped for a non-finite loss or gradient, in all
+        self.skips_in_a_row = 0
         self.recent_games: list[dict[str, Any]] = []
         self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
         self.env_steps = int(self.metrics.last("charts/env_steps") or 0) if resume else 0
@@ -123,7 +128,7 @@ class Trainer:
         if self.acting_model is not None:
             self.acting_model.load_state_dict(state["model"])
         if "optimizer" in state:
-            self.optimizer.load_state_dict(state["optimizer"])
+            self._restore_optimizer(state)
         games = self.loader.refill(self.config.train.replay_capacity)
         self._add(games, fresh=False)
         self.log(
@@ -132,6 +137,23 @@ class Trainer:
             f"({self.replay.num_transitions} transitions)"
         )
         return int(state["step"])
+
+    def _restore_optimizer(self, state: dict[str, Any]) -> None:
+        """Adam's moments and step from a checkpoint; the learning rate and weight decay from
+        this run's settings (the checkpoint's own would silently override them)."""
+        saved = state["optimizer"]
+        if len(saved["param_groups"]) != len(self.optimizer.param_groups):
+            raise ConfigError(
+                f"the optimizer state of step {state['step']} was saved with another "
+                "train.decay_biases_and_norms; resume with the setting it was trained with"
+            )
+        self.optimizer.load_state_dict(saved)
+        for group, fresh in zip(
+            self.optimizer.param_groups,
+            make_optimizer(self.model, self.config.train).param_groups,
+            strict=True,
+        ):
+            group["lr"], group["weight_decay"] = fresh["lr"], fresh["weight_decay"]
 
     def _add(self, games: list[LoadedGame], fresh: bool = True) -> None:
         """Games into replay; `fresh` ones (not a resume's refill) count as new env steps."""
@@ -145,8 +167,8 @@ class Trainer:
             if problem is not None:  # a valid file, but not one this run can learn from
                 self.loader.quarantine(game.path, problem)
                 continue
-            self.transitions_loaded += game.record.length
-            if fresh:
+            if fresh:  # a resume's refill buys no training steps
+                self.transitions_loaded += game.record.length
                 self.env_steps += game.record.length
                 self.recent_games.append(game.record.metadata)
 
@@ -161,8 +183,12 @@ class Trainer:
         fraction = min(1.0, self.step / max(tc.priority_beta_steps, 1))
         return tc.priority_beta_start + (1.0 - tc.priority_beta_start) * fraction
 
-    def train_step(self) -> LossOutput:
-        """One gradient step on a prioritized batch; the sampled positions get new priorities."""
+    def train_step(self) -> LossOutput | None:
+        """One gradient step on a prioritized batch; the sampled positions get new priorities.
+
+        When the loss, a value error or a gradient is not finite, the step is skipped: no weight,
+        optimizer state, moving average or priority changes, and None is returned.
+        """
         tc = self.config.train
         fresh = self.target_model is not None
         batch = self.replay.sample(
@@ -174,6 +200,7 @@ class Trainer:
         )
         if fresh:
             batch = self._fresh_value_targets(batch)
+        buffers = [b.clone() for b in self.model.buffers()]  # BatchNorm statistics, for a skip
         loss = muzero_loss(
             self.model,
             batch,
@@ -182,9 +209,12 @@ class Trainer:
             device=self.device,
         )
         self.optimizer.zero_grad(set_to_none=True)
+        if not all_finite([loss.total, loss.value_errors]):
+            return self._skip("loss", buffers)
         loss.total.backward()
-        if tc.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.max_grad_norm)
+        if not self._gradients_finite():
+            return self._skip("gradient", buffers)
+        self.skips_in_a_row = 0
         self.optimizer.step()
         if self.acting_model is not None:
             _update_average(self.acting_model, self.model, tc.ema_decay)
@@ -194,6 +224,39 @@ class Trainer:
         if fresh and self.step % tc.target_update_every == 0:
             self.target_model.load_state_dict(self.model.state_dict())
         return loss
+
+    def _gradients_finite(self) -> bool:
+        """Whether every gradient is finite; clips them to max_grad_norm when they are."""
+        max_norm = self.config.train.max_grad_norm
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if max_norm <= 0:
+            return all_finite(grads)
+        # The global norm is finite exactly when every gradient is (barring an overflow of the
+        # sum of squares, which is no step worth taking either); clipping is undone by a skip.
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        return bool(torch.isfinite(norm))
+
+    def _skip(self, what: str, buffers: list[torch.Tensor]) -> None:
+        """Undo what the forward pass changed (BatchNorm statistics) and count a skipped step;
+        stop the run after max_skipped_steps of them in a row."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for buffer, before in zip(self.model.buffers(), buffers, strict=True):
+                buffer.copy_(before)
+        self.skipped_steps += 1
+        self.skips_in_a_row += 1
+        limit = self.config.train.max_skipped_steps
+        if self.skips_in_a_row >= limit:
+            raise TrainingDiverged(
+                f"training stopped at step {self.step}: {limit} steps in a row had a non-finite "
+                f"{what}; the checkpoints hold the last finite weights; lower "
+                "train.learning_rate or look for extreme rewards, then --resume"
+            )
+        if self.skips_in_a_row == 1 or self.skips_in_a_row % 10 == 0:
+            self.log(
+                f"[train] step {self.step}: skipped a step with a non-finite {what} "
+                f"({self.skips_in_a_row} in a row, {self.skipped_steps} in all)"
+            )
 
     def _fresh_value_targets(self, batch: Batch) -> Batch:
         """The batch with value targets that bootstrap from the target network's values now."""
@@ -208,23 +271,30 @@ class Trainer:
         targets = batch.returns + batch.bootstrap_weights * values
         return dataclasses.replace(batch, target_values=targets.astype(np.float32))
 
-    def save(self) -> None:
-        """A checkpoint: the acting weights as its model, plus all that a resume needs."""
+    def save(self) -> bool:
+        """A checkpoint: the acting weights as its model, plus all that a resume needs.
+
+        Returns False, writing nothing, when a weight is not finite (one log line says which)."""
         extra = {}
         if self.acting_model is not None:  # the workers play the average, training goes on
             extra["trained_model"] = self.model.state_dict()
-        save_checkpoint(
-            self.dirs.checkpoints,
-            self.step,
-            self.model if self.acting_model is None else self.acting_model,
-            optimizer=self.optimizer.state_dict(),
-            config=self.config.to_dict(),
-            **extra,
-        )
-        prune_checkpoints(self.dirs.checkpoints, self.config.train.keep_checkpoints)
+        try:
+            save_checkpoint(
+                self.dirs.checkpoints,
+                self.step,
+                self.model if self.acting_model is None else self.acting_model,
+                optimizer=self.optimizer.state_dict(),
+                config=self.config.to_dict(),
+                **extra,
+            )
+        except NonFiniteWeights as e:  # skipped steps keep this from happening; never write it
+            self.log(f"[train] {e}")
+            return False
         self.saved_step = self.step
+        prune_checkpoints(self.dirs.checkpoints, self.config.train.keep_checkpoints)
         if time.monotonic() - self.last_plot >= PLOT_EVERY_S:
             self.plot()
+        return True
 
     def plot(self) -> None:
         """Redraw <data>/progress.png from the metrics so far."""
@@ -246,14 +316,15 @@ class Trainer:
                 started = time.perf_counter()
                 loss = self.train_step()
                 clock.train_seconds += time.perf_counter() - started
+                if loss is None:  # skipped: the step did not advance
+                    continue
                 if self.step % tc.log_every == 0:
                     self._report(loss, tc.log_every / max(clock.train_seconds, 1e-9))
                     clock.train_seconds = 0.0
                 if self.step % tc.checkpoint_every == 0:
                     self.save()
         finally:
-            if self.step != self.saved_step:
-                self.save()
+            if self.step != self.saved_step and self.save():
                 self.log(f"[train] checkpoint step {self.step} written")
             self.plot()
             self.metrics.close()
@@ -285,13 +356,16 @@ class Trainer:
             "charts/episode_length": _mean(g.get("length") for g in games),
             "charts/x_pos_max": _mean(g.get("x_pos_max") for g in games),
             "charts/env_steps": self.env_steps,
+            "charts/skipped_steps": self.skipped_steps,
         }
         self.metrics.log(self.step, values)
+        self.metrics.log_stages(self.step, self.env_steps, stage_means(games))
         self.log(
             f"[train] step {self.step} | replay {self.replay.num_transitions} "
             f"({self.replay.num_games} games) | loss value {loss.value:.3f} "
             f"reward {loss.reward:.3f} "
             f"policy {loss.policy:.3f} expl {loss.exploration:.3f} | {steps_per_s:.1f} steps/s"
+            + (f" | skipped {self.skipped_steps}" if self.skipped_steps else "")
         )
 
 
@@ -315,6 +389,22 @@ class _Clock:
             say()
             self.last_wait_line = time.monotonic()
         time.sleep(min(self.poll_seconds, 1.0))
+
+
+def make_optimizer(model: MuZeroNet, tc: TrainConfig) -> torch.optim.AdamW:
+    """AdamW (fused: one kernel for all parameters) with decoupled weight decay.
+
+    Each step multiplies a decayed weight by (1 - learning_rate x weight_decay) before the Adam
+    update. Biases and normalisation parameters (every tensor of fewer than two dimensions) are
+    decayed only with train.decay_biases_and_norms.
+    """
+    decayed, kept = [], []
+    for parameter in model.parameters():
+        (decayed if parameter.dim() >= 2 or tc.decay_biases_and_norms else kept).append(parameter)
+    groups = [{"params": decayed, "weight_decay": tc.weight_decay}]
+    if kept:
+        groups.append({"params": kept, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups, lr=tc.learning_rate, fused=True)
 
 
 @torch.no_grad()

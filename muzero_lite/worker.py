@@ -2,8 +2,9 @@
 
 The worker talks to the trainer through files only: it reads the newest checkpoint from
 `<data>/checkpoints/` between games and writes `<data>/games/<id>.npz` and `<data>/gifs/<id>_*.gif`.
-A game that is interrupted is simply not written; one whose write fails (a full disk, say) is one
-log line, and the worker plays on. Retention settings keep both folders under a count and a size.
+A game that is interrupted is simply not written; one whose write fails (a full disk, say) or that
+fails validation is one log line, and the worker plays on. A checkpoint with non-finite weights is
+skipped for the newest finite one. Retention settings keep both folders under a count and a size.
 """
 
 import time
@@ -18,7 +19,14 @@ from muzero_lite import interrupts
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config
 from muzero_lite.envs import Environment, Step, is_mario
-from muzero_lite.games import GameRecord, new_game_id, remove_stale_temps, save_game
+from muzero_lite.games import (
+    GameFileError,
+    GameRecord,
+    env_settings,
+    new_game_id,
+    remove_stale_temps,
+    save_game,
+)
 from muzero_lite.gifs import gif_name, update_best, write_gif
 from muzero_lite.observations import stacked_observation
 from muzero_lite.paths import DataDirs
@@ -172,6 +180,7 @@ class _Episode:
             "search": config.search.kind,
             "return": float(np.sum(self.rewards)),
             "length": len(self.actions),
+            "env_settings": env_settings(config.env),  # a trainer of other settings refuses it
         }
         if is_mario(env_id):
             metadata |= {
@@ -290,7 +299,8 @@ def write_played(
     """Name a finished game, add who played it, write its file and (if recorded) its GIF.
 
     Returns the game id, or None when the game file could not be written. A failed write (no
-    space, say) leaves no partial file and is one log line. After each write, the oldest files
+    space, say) or a game that fails validation (NaN values, say) leaves no file and is one log
+    line; the worker plays on. After each write, the oldest files
     beyond the retention limits (SelfPlayConfig.keep_*, max_*_mb) are deleted.
     """
     sp, who = config.selfplay, f"[worker {worker_id}]"
@@ -306,6 +316,9 @@ def write_played(
         save_game(record, dirs.games, game_id)
     except OSError as e:
         log(f"{who} could not write game {game_id}: {_why(e)}")
+        return None
+    except GameFileError as e:
+        log(f"{who} dropped game {game_id}: {e}")
         return None
     _retain(dirs.games, "*.npz", sp.keep_games, sp.max_games_mb, log, who)
     if played.frames:

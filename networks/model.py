@@ -130,7 +130,9 @@ class MuZeroNet(nn.Module):
         return torch.cat([hidden, one_hot], dim=1)
 
     def predict(self, hidden: torch.Tensor, exploration: bool = True) -> Prediction:
-        exploration_logits = self.exploration_net(hidden) if exploration else None
+        """The heads that read a hidden state. The exploration head reads it detached: its loss
+        trains the exploration network alone, never the representation or the dynamics."""
+        exploration_logits = self.exploration_net(hidden.detach()) if exploration else None
         return Prediction(self.value_net(hidden), self.policy_net(hidden), exploration_logits)
 
     @torch.inference_mode()

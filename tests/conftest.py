@@ -1,17 +1,23 @@
 """Shared test helpers: small game records and paths to the repository's entry points."""
 
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from muzero_lite.games import GameRecord
+from muzero_lite.config import load_config
+from muzero_lite.games import GameRecord, env_settings, save_game
 
 REPO = Path(__file__).resolve().parent.parent
+# make_record's games record the env settings of configs/cartpole.toml: its trainers take them.
+CARTPOLE_ENV = load_config(REPO / "configs" / "cartpole.toml").env
 
 
 def make_record(length: int = 3, num_actions: int = 2, terminated: bool = True) -> GameRecord:
-    """A small valid game of vector observations whose values are easy to check."""
+    """A small valid game of vector observations whose values are easy to check, recorded as
+    a CartPole worker on configs/cartpole.toml records it."""
     return GameRecord(
         observations=np.arange((length + 1) * 4, dtype=np.float32).reshape(length + 1, 4),
         actions=np.arange(length, dtype=np.int64) % num_actions,
@@ -20,10 +26,38 @@ def make_record(length: int = 3, num_actions: int = 2, terminated: bool = True) 
         root_values=np.linspace(10, 10 * (length + 1), length + 1).astype(np.float32),
         terminated=terminated,
         truncated=not terminated,
-        metadata={"env_id": "CartPole-v1", "return": float(length * (length + 1) / 2)},
+        metadata={
+            "env_id": "CartPole-v1",
+            "return": float(length * (length + 1) / 2),
+            "env_settings": env_settings(CARTPOLE_ENV),
+        },
     )
 
 
 @pytest.fixture
 def record() -> GameRecord:
     return make_record()
+
+
+def resume_with_new_games(command: list[str], data_dir: Path, games: int = 2) -> tuple[int, str]:
+    """Run a `train.py --resume` command; once it has refilled replay, add `games` new games.
+
+    A resumed trainer trains only on games new to it (the refill buys no steps), so a test that
+    resumes without workers hands it some. Returns (exit status, stdout and stderr).
+    """
+    log_path = data_dir / "resume.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while "[train] resumed at step" not in log_path.read_text():
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "timed out waiting for the resume"
+            time.sleep(0.05)
+        for i in range(games):
+            save_game(make_record(length=30), data_dir / "games", f"29990101-00000{i}-w99-new")
+        process.wait(timeout=300)
+    finally:
+        process.kill()
+        process.wait()
+    return process.returncode, log_path.read_text()

@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import torch
 from conftest import REPO, make_record
 
 import muzero_lite.cli
@@ -19,7 +20,7 @@ from muzero_lite.checkpoints import build_model, save_checkpoint
 from muzero_lite.cli import check_writable
 from muzero_lite.config import ConfigError, load_config
 from muzero_lite.envs import Environment
-from muzero_lite.games import save_game
+from muzero_lite.games import load_game, save_game
 
 pytestmark = pytest.mark.e2e
 FAST = [
@@ -61,7 +62,7 @@ def npz_bytes(**changes) -> bytes:
         "root_values": game.root_values,
         "terminated": np.array(True),
         "truncated": np.array(False),
-        "metadata": np.array(json.dumps({"format_version": 1, "return": 210.0})),
+        "metadata": np.array(json.dumps({**game.metadata, "format_version": 1})),
     }
     arrays = {k: v for k, v in {**arrays, **changes}.items() if v is not None}
     buffer = io.BytesIO()
@@ -95,6 +96,10 @@ def bad_games(marker) -> dict[str, tuple[bytes, str]]:
             "Object arrays cannot be loaded when allow_pickle=False",
         ),
         "missing-array": (npz_bytes(policies=None), "missing arrays: policies"),
+        "other-settings": (  # played without configs/cartpole.toml's observation_scale
+            npz_bytes(metadata=np.array(json.dumps({"format_version": 1, "env_settings": {}}))),
+            "played with env.observation_scale = [], this run has [1.0, 1.0, 10.0, 1.0]",
+        ),
         "other-env": (  # a valid file from another game: 8 numbers per state, 4 actions
             npz_bytes(
                 observations=np.zeros((21, 8), np.float32),
@@ -161,6 +166,47 @@ def test_a_checkpoint_of_another_network_is_one_error_for_workers_and_resume(tmp
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000005.pt"]
 
 
+def write_nan_checkpoint(directory, step: int, model) -> None:
+    """A checkpoint as an older version could have written it: one weight is NaN."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["value_net.0.weight"][0, 0] = float("nan")
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {"step": step, "architecture": model.arch.to_dict(), "model": state},
+        directory / f"step-{step:08d}.pt",
+    )
+
+
+def test_a_non_finite_newest_checkpoint_is_skipped_by_workers_resume_and_evaluation(tmp_path):
+    config = load_config(REPO / "configs" / "cartpole.toml")
+    model = build_model(config, Environment(config.env))
+    save_checkpoint(tmp_path / "checkpoints", 5, model)
+    write_nan_checkpoint(tmp_path / "checkpoints", 10, model)
+    skipped = (
+        "warning: skipping checkpoint step-00000010.pt unusable: its weights hold NaN or "
+        "infinite values (model: value_net.0.weight)"
+    )
+    worker = entry("selfplay.py", tmp_path, "--games", "2")
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stdout.splitlines().count(skipped) == 1, worker.stdout  # once, not per poll
+    games = sorted((tmp_path / "games").glob("*.npz"))
+    assert [load_game(g).metadata["checkpoint_step"] for g in games] == [5, 5]
+
+    latest = entry("evaluate.py", tmp_path, "--episodes", "1")
+    assert latest.returncode == 0 and "evaluating checkpoint step 5" in latest.stdout
+    nan_path = tmp_path / "checkpoints" / "step-00000010.pt"
+    explicit = entry("evaluate.py", tmp_path, "--episodes", "1", "--checkpoint", str(nan_path))
+    assert explicit.returncode == 2
+    assert explicit.stderr.splitlines() == [
+        "error: step-00000010.pt unusable: its weights hold NaN or infinite values "
+        "(model: value_net.0.weight)"
+    ]
+    resumed = entry("train.py", tmp_path, "--resume", "--steps", "5", *FAST)
+    assert resumed.returncode == 0, resumed.stderr
+    assert skipped in resumed.stdout.splitlines()
+    assert "[train] resumed at step 5" in resumed.stdout
+
+
 # Runs entry points in one interpreter, the way `python <script> <args>` would (runpy with
 # __name__ == "__main__"), so a matrix of mistakes costs one torch import instead of one each.
 # Prints [exit status, stderr] per case; an escaping exception is reported as a traceback.
@@ -217,6 +263,11 @@ def mistakes(tmp_path) -> list[tuple[list[str], str]]:
             ),
             (script, ["--config", "configs/nope.toml", *data], "config file 'configs/nope.toml'"),
             (script, [*config, *data, "--set", "search.depth=0"], "search.depth must be >= 1"),
+            (
+                script,
+                [*config, *data, "--set", "search.width=1"],
+                "search.width must be >= 2 for the truncated search",
+            ),
             (script, [*config, "--data-dir", str(data_file)], str(data_file)),
         ]
         if script != "evaluate.py":  # evaluate only reads the data folder (and writes eval/)
@@ -236,7 +287,7 @@ def test_command_line_mistakes_are_one_line_and_exit_status_2_for_every_entry_po
         assert (status, len(lines)) == (2, 1), (argv, status, stderr)
         assert lines[0].startswith("error: ") and words in lines[0], (argv, stderr)
     assert not (tmp_path / "data-launch.py" / "logs").exists()  # no process was started
-    assert len(cases) == 30
+    assert len(cases) == 34
 
 
 @pytest.mark.parametrize("script", ["selfplay.py", "launch.py"])

@@ -127,3 +127,10 @@ def test_cli_errors_are_one_line_with_exit_status_2(tmp_path, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_truncated_search_refuses_one_candidate_and_the_others_do_not_care():
+    with pytest.raises(ConfigError, match=r"search\.width must be >= 2 for the truncated search"):
+        load_config(None, ["search.kind=truncated", "search.width=1"])
+    for kind in ("mcts", "gumbel"):  # they do not read the width
+        assert load_config(None, [f"search.kind={kind}", "search.width=1"]).search.width == 1

@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_record
+from conftest import REPO, make_record, resume_with_new_games
 
 from muzero_lite.checkpoints import (
     architecture_for,
@@ -263,16 +263,12 @@ def test_a_killed_trainer_resumes_step_and_optimizer_while_workers_play_on(tmp_p
             process.kill()
             process.wait()
 
-    result = subprocess.run(
-        entry("train.py", tmp_path, "--resume", "--steps", str(step + 10), *FAST),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    status, out = resume_with_new_games(
+        entry("train.py", tmp_path, "--resume", "--steps", str(step + 10), *FAST), tmp_path
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"[train] resumed at step {step};" in result.stdout
-    assert f"[train] step {step + 10} |" in result.stdout
+    assert status == 0, out
+    assert f"[train] resumed at step {step};" in out
+    assert f"[train] step {step + 10} |" in out
     final = torch.load(tmp_path / "checkpoints" / f"step-{step + 10:08d}.pt", weights_only=True)
     assert final["optimizer"]["state"][0]["step"].item() == step + 10  # Adam's counter went on
 

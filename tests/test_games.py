@@ -7,8 +7,12 @@ import time
 
 import numpy as np
 import pytest
-from conftest import make_record
+import torch
+from conftest import REPO, make_record
 
+from muzero_lite.checkpoints import architecture_for, build_model
+from muzero_lite.config import load_config
+from muzero_lite.envs import Environment
 from muzero_lite.games import (
     GameFileError,
     load_game,
@@ -17,6 +21,8 @@ from muzero_lite.games import (
     remove_stale_temps,
     save_game,
 )
+from muzero_lite.loader import run_limits
+from muzero_lite.worker import play_game
 
 
 def test_round_trip(tmp_path, record):
@@ -157,3 +163,31 @@ def test_a_pickled_object_array_is_never_unpickled(tmp_path, record):
     with pytest.raises(GameFileError, match="unreadable array"):
         load_game(tmp_path / "evil.npz")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_games_record_the_env_settings_that_change_what_they_store(tmp_path):
+    config = load_config(REPO / "configs" / "cartpole.toml", ["env.max_episode_steps=2"])
+    env = Environment(config.env)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = build_model(config, env).eval()
+    played = play_game(env, model, config, np.random.default_rng(0), train_step=0,
+                       record_frames=False)  # fmt: skip
+    assert played.record.metadata["env_settings"] == {
+        "actions": "simple",
+        "frame_skip": 4,
+        "frame_size": 84,
+        "grayscale": True,
+        "observation_scale": [1.0, 1.0, 10.0, 1.0],  # configs/cartpole.toml's
+    }
+    path = save_game(played.record, tmp_path, "g")
+    arch = architecture_for(config, env)
+    loaded = load_game(path, run_limits(config.env, arch))
+    assert loaded.metadata["env_settings"] == played.record.metadata["env_settings"]
+    unscaled = load_config(REPO / "configs" / "cartpole.toml", ["env.observation_scale=1,1,1,1"])
+    with pytest.raises(GameFileError) as error:
+        load_game(path, run_limits(unscaled.env, arch))
+    assert str(error.value) == (
+        "played with env.observation_scale = [1.0, 1.0, 10.0, 1.0], this run has "
+        "[1.0, 1.0, 1.0, 1.0]: a game of other env settings"
+    )

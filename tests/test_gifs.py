@@ -5,7 +5,7 @@ import os
 import imageio.v3 as iio
 import numpy as np
 
-from muzero_lite.gifs import gif_name, write_gif
+from muzero_lite.gifs import gif_name, safe_name, write_gif
 
 
 def test_gif_written_and_read_back(tmp_path):
@@ -21,3 +21,20 @@ def test_gif_names_sort_by_time_and_show_the_score():
     meta = {"stage": "1-1", "x_pos_max": 1234.0, "return": 567.4}
     assert gif_name("20261121-204512-w00-ab", meta) == "20261121-204512-w00-ab_1-1_x1234_r567.gif"
     assert gif_name("20261121-204512-w03-cd", {"return": -3.6}) == "20261121-204512-w03-cd_r-4.gif"
+
+
+def test_stages_and_ids_become_plain_file_names():
+    assert safe_name("ALE/Pong-v5") == "ALE_Pong-v5"
+    assert safe_name("SuperMarioBros-1-1-v0") == "SuperMarioBros-1-1-v0"
+    assert [safe_name(s) for s in ("", ".", "..", ".lock", "a b\\c")] == [
+        "_",
+        "_.",
+        "_..",
+        "_.lock",
+        "a_b_c",
+    ]
+
+
+def test_a_stage_with_a_slash_stays_one_file_name():
+    meta = {"stage": "../1/1", "x_pos_max": 12.0, "return": 3.0}
+    assert gif_name("20261121-204512-w00-ab", meta) == "20261121-204512-w00-ab__.._1_1_x12_r3.gif"

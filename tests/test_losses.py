@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from muzero_lite.losses import exploration_losses, muzero_loss, scale_gradient
+from muzero_lite.losses import exploration_losses, muzero_loss, scale_gradient, soft_cross_entropy
 from muzero_lite.replay.buffer import Batch
-from networks import Architecture, MuZeroNet
+from networks import Architecture, MuZeroNet, scalar_to_support
 
 
 def test_scale_gradient_is_identity_forward_and_scales_backward():
@@ -55,6 +55,7 @@ def tiny_batch(batch_size=3, unroll=2, num_actions=2, weights=1.0) -> Batch:
         target_rewards=rng.normal(size=(batch_size, unroll + 1)).astype(np.float32),
         target_policies=np.full((batch_size, unroll + 1, num_actions), 0.5, dtype=np.float32),
         policy_mask=np.ones((batch_size, unroll + 1), dtype=np.float32),
+        value_mask=np.ones((batch_size, unroll + 1), dtype=np.float32),
         weights=np.full(batch_size, weights, dtype=np.float32),
         leaf_indices=np.arange(batch_size),
     )
@@ -124,3 +125,115 @@ def test_consistency_is_one_minus_cosine_to_the_observed_states_by_hand():
     off = muzero_loss(model, batch, exploration_fraction=0.1)
     assert off.consistency == 0.0
     assert loss.total.item() == pytest.approx(off.total.item() + expected.mean(), rel=1e-5)
+
+
+def parameters_of(model: MuZeroNet, *parts: str) -> list[torch.Tensor]:
+    return [p for part in parts for p in getattr(model, part).parameters()]
+
+
+TRUNK_AND_HEADS = ("representation", "dynamics_net", "value_net", "reward_net", "policy_net")
+
+
+def test_the_exploration_networks_own_loss_trains_nothing_but_the_exploration_network():
+    model = net()
+    loss = muzero_loss(model, tiny_batch(), exploration_fraction=0.1)
+    others = parameters_of(model, *TRUNK_AND_HEADS)
+    grads = torch.autograd.grad(loss.terms["exploration"], others, allow_unused=True)
+    assert all(g is None or not g.any() for g in grads)  # exactly zero on every other weight
+    own = torch.autograd.grad(loss.terms["exploration"], parameters_of(model, "exploration_net"))
+    assert any(g.abs().sum() > 0 for g in own)
+
+
+def test_the_novelty_term_sends_nothing_into_the_exploration_network():
+    # The policy term is cross-entropy to the search policy minus fraction x novelty; only the
+    # novelty part could reach the exploration network, and it reads detached logits.
+    model = net()
+    loss = muzero_loss(model, tiny_batch(), exploration_fraction=0.5)
+    grads = torch.autograd.grad(
+        loss.terms["policy"], parameters_of(model, "exploration_net"), allow_unused=True
+    )
+    assert all(g is None or not g.any() for g in grads)
+
+
+def net_with_live_heads() -> MuZeroNet:
+    """net() with random (not zero) value and reward outputs, so both send gradient back."""
+    model = net()
+    with torch.no_grad():
+        for head in (model.value_net, model.reward_net):
+            head[-1].weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
+    return model
+
+
+def one_value_step(k: int, unroll: int = 2) -> Batch:
+    """tiny_batch whose only loss into the trunk is the value at unroll step k."""
+    batch = tiny_batch(unroll=unroll)
+    value_mask = np.zeros_like(batch.value_mask)
+    value_mask[:, k] = 1
+    return Batch(
+        **{**vars(batch), "value_mask": value_mask, "policy_mask": np.zeros_like(value_mask)}
+    )
+
+
+@pytest.mark.parametrize(("k", "halvings"), [(0, 0), (1, 0), (2, 1)])
+def test_heads_read_unscaled_states_and_only_the_next_dynamics_step_halves_the_gradient(
+    k, halvings
+):
+    # The MuZero pseudocode: the heads at step k read hidden state k as it is; only the copy that
+    # enters dynamics step k + 1 (for k >= 1) has its gradient halved. So the value at step k
+    # sends the representation exactly 0.5^(k - 1) (k >= 1) times the gradient of the plain
+    # chain, times 1/K for k >= 1. (The old placement halved at every dynamics output: 0.5^k.)
+    model = net_with_live_heads()
+    with torch.no_grad():  # the reward head then sends nothing back into the hidden states
+        model.reward_net[0].weight.zero_()
+    batch = one_value_step(k)
+    representation = parameters_of(model, "representation")
+    loss = muzero_loss(model, batch, exploration_fraction=0.0)
+    got = torch.autograd.grad(loss.total, representation)
+
+    hidden = model.represent(torch.as_tensor(batch.observations), torch.tensor([[-1]] * 3))
+    for step in range(k):  # the same chain by hand, with no gradient scaling
+        hidden = model.transition(hidden, torch.as_tensor(batch.actions[:, step]))
+    target = scalar_to_support(torch.as_tensor(batch.target_values[:, k]), 5)
+    plain = soft_cross_entropy(model.predict(hidden).value, target).mean()
+    step_scale = 1.0 if k == 0 else 1.0 / 2  # 1/K with K = 2
+    expected = torch.autograd.grad(plain * step_scale * 0.5**halvings, representation)
+    assert all(e.abs().sum() > 0 for e in expected)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-9)
+
+
+def test_the_reward_head_reads_the_state_that_enters_the_dynamics_step():
+    # Reward k = 1 reads hidden state 0 as it is; reward k = 2 reads hidden state 1 with its
+    # gradient halved, like the dynamics step it belongs to.
+    model = net_with_live_heads()
+    batch = tiny_batch()
+    zero = np.zeros_like(batch.value_mask)
+    for k, halving in ((1, 1.0), (2, 0.5)):
+        only = np.zeros_like(zero)
+        only[:, k] = 1
+        b = Batch(**{**vars(batch), "value_mask": only, "policy_mask": zero})
+        with torch.no_grad():  # the value head then sends nothing back into the hidden states
+            model.value_net[0].weight.zero_()
+        loss = muzero_loss(model, b, exploration_fraction=0.0)
+        representation = parameters_of(model, "representation")
+        got = torch.autograd.grad(loss.total, representation)
+        hidden = model.represent(torch.as_tensor(b.observations), torch.tensor([[-1]] * 3))
+        for step in range(k - 1):
+            hidden = model.transition(hidden, torch.as_tensor(b.actions[:, step]))
+        target = scalar_to_support(torch.as_tensor(b.target_rewards[:, k]), 5)
+        logits = model.reward(hidden, torch.as_tensor(b.actions[:, k - 1]))
+        plain = soft_cross_entropy(logits, target).mean() * 0.5 * halving  # 1/K, halving
+        expected = torch.autograd.grad(plain, representation)
+        assert all(e.abs().sum() > 0 for e in expected)
+        for g, e in zip(got, expected, strict=True):
+            torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-9)
+
+
+def test_no_value_or_reward_loss_past_the_cut_of_a_truncated_game():
+    # value_mask [1, 1, 0]: the value at steps 0 and 1 and the reward into step 1 remain. New
+    # heads give log 11 per step (see above): value 2 log 11, reward log 11.
+    batch = tiny_batch()
+    cut = Batch(**{**vars(batch), "value_mask": np.tile([1.0, 1.0, 0.0], (3, 1)).astype("f4")})
+    loss = muzero_loss(net(), cut, exploration_fraction=0.1)
+    assert loss.value == pytest.approx(2 * math.log(11), rel=1e-5)
+    assert loss.reward == pytest.approx(1 * math.log(11), rel=1e-5)

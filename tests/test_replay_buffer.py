@@ -123,6 +123,17 @@ def test_batch_targets_by_hand_for_a_truncated_game():
 
 
 @pytest.mark.parametrize("terminated", [False, True])
+def test_value_and_reward_past_the_end_are_trained_after_a_termination_only(terminated):
+    # The game has T = 3 moves; from t = 2 the unroll reaches u = 2, 3, 4. State 4 lies past the
+    # end: absorbing (value 0, reward 0, trained) after a termination, unknown after a truncation.
+    buffer = make_buffer(3, stack=2)
+    buffer.add_game(game_by_hand(terminated))
+    batch = buffer.sample(3, np.random.default_rng(0), beta=1.0)  # t = 0, 1, 2
+    past = 1 if terminated else 0
+    np.testing.assert_array_equal(batch.value_mask, [[1, 1, 1], [1, 1, 1], [1, 1, past]])
+
+
+@pytest.mark.parametrize("terminated", [False, True])
 def test_bootstrap_inputs_by_hand(terminated):
     # The game of the test above: rewards [1, 2, 3], root values [10, 20, 30, 40], discount 0.5,
     # n = 2, K = 2. Each target is returns + weight * (value of the bootstrap state).

@@ -83,6 +83,16 @@ def test_unroll_targets_near_and_past_the_end_of_a_terminated_game():
     assert targets.values.dtype == targets.rewards.dtype == targets.policies.dtype == np.float32
 
 
+def test_past_the_cut_of_a_truncated_game_value_and_reward_are_unknown_not_zero():
+    # From t = 1 with K = 3 the unroll reaches u = 1, 2, 3 (the final state) and 4 (past it).
+    rng = np.random.default_rng(0)
+    truncated = unroll_targets(game(False, TRUNCATED_VALUES), 1, 3, 2, 0.5, rng)
+    np.testing.assert_array_equal(truncated.value_mask, [1, 1, 1, 0])
+    terminated = unroll_targets(game(True, TERMINATED_VALUES), 1, 3, 2, 0.5, rng)
+    np.testing.assert_array_equal(terminated.value_mask, [1, 1, 1, 1])  # absorbing: trained
+    assert truncated.value_mask.dtype == np.float32
+
+
 def test_a_terminated_game_never_bootstraps_even_from_a_nonzero_stored_final_value():
     record = game(True, np.array([10.0, 20.0, 30.0, 99.0], dtype=np.float32))
     targets = unroll_targets(record, 1, 2, 2, 0.5, np.random.default_rng(0))

@@ -10,6 +10,7 @@ from conftest import REPO, make_record
 
 import muzero_lite.games
 import muzero_lite.loader
+import muzero_lite.worker
 from muzero_lite.config import ConfigError, load_config
 from muzero_lite.games import load_game, save_game
 from muzero_lite.loader import GameLoader
@@ -143,6 +144,26 @@ def test_a_full_disk_costs_one_line_and_the_worker_plays_on(worker, tmp_path, mo
     assert len(names(tmp_path / "games")) == 1 and worker.games_written == 1
 
 
+def test_a_game_that_fails_validation_is_dropped_with_one_line(worker, tmp_path, monkeypatch):
+    real_play = muzero_lite.worker.play_game
+
+    def nan_root_value(*args, **kwargs):  # what a network with NaN weights would search
+        played = real_play(*args, **kwargs)
+        played.record.root_values[0] = float("nan")
+        return played
+
+    with monkeypatch.context() as patch:
+        patch.setattr(muzero_lite.worker, "play_game", nan_root_value)
+        worker.play_one()
+    assert len(worker.lines) == 2, worker.lines
+    assert worker.lines[1].startswith("[worker 0] dropped game 2026")
+    assert worker.lines[1].endswith(": root_values contain NaN or infinite values")
+    assert os.listdir(tmp_path / "games") == [] and worker.games_written == 0
+    worker.play_one()  # and plays on
+    assert worker.lines[2].startswith("[worker 0] game 2 |")
+    assert len(names(tmp_path / "games")) == 1
+
+
 def test_a_failed_gif_write_keeps_the_game(worker, tmp_path, monkeypatch):
     failing_fsync(monkeypatch, {1})  # the GIF, after its game
     worker.play_one()
@@ -159,10 +180,10 @@ def test_the_loader_skips_games_deleted_between_listing_and_loading(tmp_path, mo
         save_game(make_record(), tmp_path, f"20260101-00000{i}-w00-x")
     real_load = muzero_lite.loader.load_game
 
-    def load_after_retention(path):
+    def load_after_retention(path, *limits):
         if path.name.startswith(("20260101-000001", "20260101-000002")):
             path.unlink()  # retention in a worker deleted it just now
-        return real_load(path)
+        return real_load(path, *limits)
 
     monkeypatch.setattr(muzero_lite.loader, "load_game", load_after_retention)
     lines = []
@@ -173,13 +194,14 @@ def test_the_loader_skips_games_deleted_between_listing_and_loading(tmp_path, mo
 
 def test_the_loader_skips_a_game_deleted_while_it_is_read(tmp_path, monkeypatch):
     save_game(make_record(), tmp_path, "20260101-000000-w00-x")
-    real_np_load = muzero_lite.games.np.load
+    real_open = os.open
 
-    def vanish_then_load(path, **kwargs):
-        Path(path).unlink()
-        return real_np_load(path, **kwargs)
+    def vanish_then_open(path, *args, **kwargs):  # after the loader checked what the file is
+        if str(path).endswith(".npz"):
+            Path(path).unlink()
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(muzero_lite.games.np, "load", vanish_then_load)
+    monkeypatch.setattr(muzero_lite.games.os, "open", vanish_then_open)
     lines = []
     loader = GameLoader(tmp_path, log=lines.append)
     assert loader.poll() == [] and lines == [] and loader.quarantined == 0

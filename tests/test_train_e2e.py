@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, resume_with_new_games
 
 from muzero_lite.games import load_game
 
@@ -47,7 +47,12 @@ def test_selfplay_train_resume_and_pick_up(tmp_path):
         and state["config"]["env"]["id"] == "CartPole-v1"
     )
 
-    out = run("train.py", tmp_path, "--steps", "40", "--resume", *FAST).stdout
+    status, out = resume_with_new_games(
+        [sys.executable, "train.py", "--config", "configs/cartpole.toml", "--data-dir",
+         str(tmp_path), "--steps", "40", "--resume", *FAST],
+        tmp_path,
+    )  # fmt: skip
+    assert status == 0, out
     assert "resumed at step 20" in out and "replay refilled with the 3 newest games" in out
     assert "[train] step 25 |" in out and "[train] step 40 |" in out and "step 5 |" not in out
     resumed = torch.load(tmp_path / "checkpoints" / "step-00000040.pt", weights_only=True)

@@ -34,6 +34,8 @@ class Batch:
     target_rewards: np.ndarray  # [B, K+1] float32, observed rewards ([:, 0] unused, 0)
     target_policies: np.ndarray  # [B, K+1, A] float32, search policies (0 past the end)
     policy_mask: np.ndarray  # [B, K+1] float32, 1 where a search policy exists
+    value_mask: np.ndarray  # [B, K+1] float32, 1 where value and reward targets are known
+    # (inside the game, or absorbing after a termination; not past the cut of a truncation)
     weights: np.ndarray  # [B] float32, importance weights (N * P)^-beta / max over the batch
     leaf_indices: np.ndarray  # [B] int64, for `update_priorities`
     # With sample(..., bootstrap_inputs=True), what a fresh bootstrap needs: target_values equal
@@ -218,6 +220,7 @@ class ReplayBuffer:
             log.actions,
             first + t,
             final,
+            self._game_terminated[slots],
             unroll_steps=self.unroll_steps,
             td_steps=self.td_steps,
             discount=self.discount,
@@ -255,6 +258,7 @@ class ReplayBuffer:
             target_rewards=targets.rewards,
             target_policies=targets.policies,
             policy_mask=targets.policy_mask,
+            value_mask=targets.value_mask,
             weights=self._importance_weights(leaves, beta),
             leaf_indices=leaves,
             **extra,

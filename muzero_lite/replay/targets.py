@@ -3,7 +3,9 @@
 A game of T moves (see `muzero_lite.games.GameRecord`) has rewards [T], policies [T, A],
 actions [T] and root_values [T+1], where root_values[T] is 0 if the game terminated and the
 network's estimate of the final state if it was truncated. The unroll visits states u = t + k for
-k = 0..K; states past T are absorbing: value 0, reward 0, no policy loss.
+k = 0..K. Past the end (u > T) there is no policy loss; after a termination those states are
+absorbing (value 0, reward 0, both trained), while after a truncation (the time limit cut a game
+that had not ended) their value and reward are unknown, so `value_mask` leaves them untrained.
 
 Every function takes an int or an array of positions and adds its own trailing axes. By default
 the arrays are one game's and T = len(rewards); replay keeps many games back to back in flat
@@ -29,6 +31,8 @@ class UnrollTargets:
     rewards: np.ndarray  # [..., K+1] float32, reward of the step into state t + k ([..., 0] is 0)
     policies: np.ndarray  # [..., K+1, A] float32, search policy at state t + k (0 past the end)
     policy_mask: np.ndarray  # [..., K+1] float32, 1 where state t + k has a search policy
+    value_mask: np.ndarray  # [..., K+1] float32, 1 where the value of state t + k and the reward
+    # into it are known: inside the game (u <= T), or absorbing past a termination
     # values = returns + bootstrap_weights * root_values[bootstrap_states], kept apart so that the
     # trainer can bootstrap from fresh values instead (`train.bootstrap = "fresh"`):
     returns: np.ndarray  # [..., K+1] float64, the discounted rewards summed before bootstrapping
@@ -116,6 +120,16 @@ def policy_targets(
     return np.where(mask[..., None], rows, 0).astype(np.float32), mask.astype(np.float32)
 
 
+def value_mask(u: Index, end: Index, terminated: Index) -> np.ndarray:
+    """1 where the value of state u and the reward into it are known, else 0 ([...] float32).
+
+    Inside the game (u <= T) both are; past a termination the states are absorbing (value 0,
+    reward 0, known); past the cut of a truncated game nothing is known, so nothing is trained.
+    """
+    u, end, terminated = np.asarray(u), np.asarray(end), np.asarray(terminated, dtype=bool)
+    return ((u <= end) | terminated).astype(np.float32)
+
+
 def unroll_actions(
     actions: np.ndarray,
     t: Index,
@@ -160,6 +174,7 @@ def unroll_targets(
         record.actions,
         t,
         record.length,
+        record.terminated,
         unroll_steps=unroll_steps,
         td_steps=td_steps,
         discount=discount,
@@ -174,6 +189,7 @@ def unroll_targets_from(
     actions: np.ndarray,
     t: Index,
     end: Index,
+    terminated: Index,
     *,
     unroll_steps: int,
     td_steps: int,
@@ -182,11 +198,12 @@ def unroll_targets_from(
 ) -> UnrollTargets:
     """`unroll_targets` over per-state arrays ([S], [S'], [S, A], [S]), position t ending at `end`.
 
-    For one game, pass its arrays and end = T; for games back to back, the rows of positions t
-    ([...]) and of their games' final states `end` ([...]). Nothing is checked: the caller knows
-    t <= end and that root_values[end] is 0 after a termination.
+    For one game, pass its arrays, end = T and whether it terminated; for games back to back, the
+    rows of positions t ([...]), of their games' final states `end` ([...]) and each game's
+    `terminated` flag ([...]). Nothing is checked: the caller knows t <= end and that
+    root_values[end] is 0 after a termination.
     """
-    t, end = np.asarray(t), np.asarray(end)
+    t, end, terminated = np.asarray(t), np.asarray(end), np.asarray(terminated)
     u = t[..., None] + np.arange(unroll_steps + 1)  # [..., K+1]
     policy, mask = policy_targets(policies, u, end[..., None])
     returns, bootstrap, weight = n_step_parts(rewards, u, td_steps, discount, end[..., None])
@@ -197,6 +214,7 @@ def unroll_targets_from(
         rewards=reward_targets(rewards, t, unroll_steps, end),
         policies=policy,
         policy_mask=mask,
+        value_mask=value_mask(u, end[..., None], terminated[..., None]),
         returns=returns,
         bootstrap_states=bootstrap,
         bootstrap_weights=weight,
