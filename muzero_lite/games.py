@@ -163,7 +163,13 @@ def save_game(record: GameRecord, directory: Path, game_id: str) -> Path:
     """Write `directory/<game_id>.npz` atomically; never replaces an existing file."""
     validate(record)
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {
+    arrays = file_arrays(record)
+    return publish(directory / f"{game_id}.npz", lambda f: np.savez_compressed(f, **arrays))
+
+
+def file_arrays(record: GameRecord) -> dict[str, np.ndarray]:
+    """The arrays a game file holds, by member name, in the dtypes it stores."""
+    return {
         "observations": record.observations,
         "actions": record.actions.astype(np.int64),
         "rewards": record.rewards.astype(np.float32),
@@ -173,7 +179,6 @@ def save_game(record: GameRecord, directory: Path, game_id: str) -> Path:
         "truncated": np.array(record.truncated),
         "metadata": np.array(json.dumps({**record.metadata, "format_version": FORMAT_VERSION})),
     }
-    return publish(directory / f"{game_id}.npz", lambda f: np.savez_compressed(f, **arrays))
 
 
 def publish(path: Path, write, replace: bool = False) -> Path:

@@ -15,6 +15,7 @@ from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
 from muzero_lite.games import (
     GameFileError,
+    file_arrays,
     load_game,
     new_game_id,
     publish,
@@ -86,17 +87,8 @@ def _write_npz(path, **arrays):
 
 
 def _arrays(record, **changes):
-    arrays = {
-        "observations": record.observations,
-        "actions": record.actions,
-        "rewards": record.rewards,
-        "policies": record.policies,
-        "root_values": record.root_values,
-        "terminated": np.array(record.terminated),
-        "truncated": np.array(record.truncated),
-        "metadata": np.array(json.dumps({"format_version": 1})),
-    }
-    return {**arrays, **changes}
+    metadata = np.array(json.dumps({"format_version": 1}))
+    return {**file_arrays(record), "metadata": metadata, **changes}
 
 
 @pytest.mark.parametrize(

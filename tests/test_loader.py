@@ -22,7 +22,7 @@ import pytest
 from conftest import REPO, make_record
 
 from muzero_lite.config import EnvConfig
-from muzero_lite.games import GameFileError, GameRecord, load_game, save_game
+from muzero_lite.games import GameFileError, GameRecord, file_arrays, load_game, save_game
 from muzero_lite.loader import GameLoader, run_limits
 
 
@@ -128,17 +128,7 @@ def deflated_zeros(head: bytes, zeros: int) -> bytes:
 
 def game_entries(record=None, **changes: Entry) -> list[Entry]:
     """A game's members as honest entries (np.savez's bytes, deflated), `changes` replacing some."""
-    record = record or make_record()
-    arrays = {
-        "observations": record.observations,
-        "actions": record.actions,
-        "rewards": record.rewards,
-        "policies": record.policies,
-        "root_values": record.root_values,
-        "terminated": np.array(record.terminated),
-        "truncated": np.array(record.truncated),
-        "metadata": np.array(json.dumps({**record.metadata, "format_version": 1})),
-    }
+    arrays = file_arrays(record or make_record())
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with zipfile.ZipFile(buffer) as archive:
