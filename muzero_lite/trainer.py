@@ -28,7 +28,7 @@ from muzero_lite.checkpoints import (
 )
 from muzero_lite.config import Config, ConfigError, TrainConfig
 from muzero_lite.envs import Environment
-from muzero_lite.finite import TrainingDiverged, all_finite
+from muzero_lite.finite import SkippedSteps, all_finite, gradients_finite, restore_buffers
 from muzero_lite.games import GameRecord, remove_stale_temps
 from muzero_lite.loader import GameLoader, LoadedGame, run_limits
 from muzero_lite.losses import LossOutput, muzero_loss
@@ -93,8 +93,7 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         self.transitions_loaded = 0  # new games loaded by this process: the replay ratio's budget
         self.steps_done = 0  # by this process
-        self.skipped_steps = 0  # steps skipped for a non-finite loss or gradient, in all
-        self.skips_in_a_row = 0
+        self.skips = SkippedSteps(tc.max_skipped_steps)
         self.recent_games: list[dict[str, Any]] = []
         self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
         self.env_steps = int(self.metrics.last("charts/env_steps") or 0) if resume else 0
@@ -212,9 +211,9 @@ class Trainer:
         if not all_finite([loss.total, loss.value_errors]):
             return self._skip("loss", buffers)
         loss.total.backward()
-        if not self._gradients_finite():
+        if not gradients_finite(self.model, tc.max_grad_norm):
             return self._skip("gradient", buffers)
-        self.skips_in_a_row = 0
+        self.skips.in_a_row = 0
         self.optimizer.step()
         if self.acting_model is not None:
             _update_average(self.acting_model, self.model, tc.ema_decay)
@@ -225,38 +224,13 @@ class Trainer:
             self.target_model.load_state_dict(self.model.state_dict())
         return loss
 
-    def _gradients_finite(self) -> bool:
-        """Whether every gradient is finite; clips them to max_grad_norm when they are."""
-        max_norm = self.config.train.max_grad_norm
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        if max_norm <= 0:
-            return all_finite(grads)
-        # The global norm is finite exactly when every gradient is (barring an overflow of the
-        # sum of squares, which is no step worth taking either); clipping is undone by a skip.
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
-        return bool(torch.isfinite(norm))
-
     def _skip(self, what: str, buffers: list[torch.Tensor]) -> None:
-        """Undo what the forward pass changed (BatchNorm statistics) and count a skipped step;
-        stop the run after max_skipped_steps of them in a row."""
+        """Undo what the forward pass changed (BatchNorm statistics) and count the skip; too
+        many in a row raise TrainingDiverged."""
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            for buffer, before in zip(self.model.buffers(), buffers, strict=True):
-                buffer.copy_(before)
-        self.skipped_steps += 1
-        self.skips_in_a_row += 1
-        limit = self.config.train.max_skipped_steps
-        if self.skips_in_a_row >= limit:
-            raise TrainingDiverged(
-                f"training stopped at step {self.step}: {limit} steps in a row had a non-finite "
-                f"{what}; the checkpoints hold the last finite weights; lower "
-                "train.learning_rate or look for extreme rewards, then --resume"
-            )
-        if self.skips_in_a_row == 1 or self.skips_in_a_row % 10 == 0:
-            self.log(
-                f"[train] step {self.step}: skipped a step with a non-finite {what} "
-                f"({self.skips_in_a_row} in a row, {self.skipped_steps} in all)"
-            )
+        restore_buffers(self.model, buffers)
+        if (line := self.skips.count(self.step, what)) is not None:
+            self.log(line)
 
     def _fresh_value_targets(self, batch: Batch) -> Batch:
         """The batch with value targets that bootstrap from the target network's values now."""
@@ -356,7 +330,7 @@ class Trainer:
             "charts/episode_length": _mean(g.get("length") for g in games),
             "charts/x_pos_max": _mean(g.get("x_pos_max") for g in games),
             "charts/env_steps": self.env_steps,
-            "charts/skipped_steps": self.skipped_steps,
+            "charts/skipped_steps": self.skips.total,
         }
         self.metrics.log(self.step, values)
         self.metrics.log_stages(self.step, self.env_steps, stage_means(games))
@@ -365,7 +339,7 @@ class Trainer:
             f"({self.replay.num_games} games) | loss value {loss.value:.3f} "
             f"reward {loss.reward:.3f} "
             f"policy {loss.policy:.3f} expl {loss.exploration:.3f} | {steps_per_s:.1f} steps/s"
-            + (f" | skipped {self.skipped_steps}" if self.skipped_steps else "")
+            + (f" | skipped {self.skips.total}" if self.skips.total else "")
         )
 
 

@@ -10,7 +10,7 @@ from conftest import REPO, make_record
 
 from muzero_lite.checkpoints import list_checkpoints, read_latest, save_checkpoint
 from muzero_lite.config import load_config
-from muzero_lite.finite import TrainingDiverged
+from muzero_lite.finite import SkippedSteps, TrainingDiverged
 from muzero_lite.games import save_game
 from muzero_lite.losses import LossOutput
 from muzero_lite.paths import DataDirs
@@ -85,7 +85,7 @@ def test_a_non_finite_step_changes_no_weight_state_average_or_priority(
     if where == "gradient":
         assert math.isfinite(float(trainer.model.value_net[0].weight.detach().sum()))
     assert_identical(before, snapshot(trainer))
-    assert (trainer.skipped_steps, trainer.skips_in_a_row) == (1, 1)
+    assert (trainer.skips.total, trainer.skips.in_a_row) == (1, 1)
 
 
 def test_a_skipped_step_undoes_what_the_forward_pass_did_to_the_buffers(tmp_path, monkeypatch):
@@ -117,7 +117,7 @@ def test_skips_are_counted_and_the_run_stops_after_the_limit_in_a_row(tmp_path, 
     poisoned_loss(monkeypatch, "loss")
     with pytest.raises(TrainingDiverged, match="3 steps in a row"):
         trainer.run(steps=10)
-    assert trainer.step == 1 and trainer.skipped_steps == 3
+    assert trainer.step == 1 and trainer.skips.total == 3
     assert len(lines) == 2  # the first skip of the streak, then the line of the stop's finally
     # The run's finally wrote the last finite weights, as step 1.
     ((step, _),) = list_checkpoints(tmp_path / "checkpoints")
@@ -133,7 +133,7 @@ def test_a_finite_step_after_skips_resets_the_streak(tmp_path, monkeypatch):
         trainer.train_step()
         trainer.train_step()
     assert trainer.train_step() is not None
-    assert (trainer.skipped_steps, trainer.skips_in_a_row, trainer.step) == (2, 0, 1)
+    assert (trainer.skips.total, trainer.skips.in_a_row, trainer.step) == (2, 0, 1)
 
 
 def test_weight_decay_shrinks_each_weight_by_one_minus_lr_times_decay_per_step(tmp_path):
@@ -203,3 +203,13 @@ def test_a_resume_takes_learning_rate_and_weight_decay_from_the_settings(tmp_pat
     assert decays[0] == 0.05 and set(decays[1:]) <= {0.0}
     assert {group["lr"] for group in resumed.optimizer.param_groups} == {0.002}
     assert resumed.optimizer.state_dict()["state"][0]["step"].item() == 1  # Adam's state kept
+
+
+def test_skipped_steps_say_the_first_of_a_streak_and_every_tenth_then_stop_at_the_limit():
+    skips = SkippedSteps(limit=25)
+    lines = [skips.count(7, "loss") for _ in range(24)]
+    assert [i + 1 for i, line in enumerate(lines) if line] == [1, 10, 20]
+    first = "[train] step 7: skipped a step with a non-finite loss (1 in a row, 1 in all)"
+    assert lines[0] == first
+    with pytest.raises(TrainingDiverged, match="25 steps in a row had a non-finite loss"):
+        skips.count(7, "loss")
