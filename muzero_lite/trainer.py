@@ -26,13 +26,14 @@ from muzero_lite.checkpoints import (
     read_latest,
     save_checkpoint,
 )
-from muzero_lite.config import Config, ConfigError, TrainConfig
+from muzero_lite.config import Config, ConfigError
 from muzero_lite.envs import Environment
 from muzero_lite.finite import SkippedSteps, all_finite, gradients_finite, restore_buffers
 from muzero_lite.games import GameRecord, remove_stale_temps
 from muzero_lite.loader import GameLoader, LoadedGame, run_limits
 from muzero_lite.losses import LossOutput, muzero_loss
 from muzero_lite.metrics import MetricsLogger, stage_means
+from muzero_lite.optimizer import make_optimizer, restore_optimizer
 from muzero_lite.paths import DataDirs
 from muzero_lite.plots import plot_progress
 from muzero_lite.replay.buffer import Batch, ReplayBuffer
@@ -126,8 +127,10 @@ class Trainer:
         self.model.load_state_dict(state.get("trained_model", state["model"]))
         if self.acting_model is not None:
             self.acting_model.load_state_dict(state["model"])
-        if "optimizer" in state:
-            self._restore_optimizer(state)
+        if "optimizer" in state:  # checkpoints before the setting decayed everything
+            saved_train = state.get("config", {}).get("train", {})
+            decay_all = saved_train.get("decay_biases_and_norms", True)
+            restore_optimizer(self.optimizer, self.model, state["optimizer"], decay_all)
         games = self.loader.refill(self.config.train.replay_capacity)
         self._add(games, fresh=False)
         self.log(
@@ -136,23 +139,6 @@ class Trainer:
             f"({self.replay.num_transitions} transitions)"
         )
         return int(state["step"])
-
-    def _restore_optimizer(self, state: dict[str, Any]) -> None:
-        """Adam's moments and step from a checkpoint; the learning rate and weight decay from
-        this run's settings (the checkpoint's own would silently override them)."""
-        saved = state["optimizer"]
-        if len(saved["param_groups"]) != len(self.optimizer.param_groups):
-            raise ConfigError(
-                f"the optimizer state of step {state['step']} was saved with another "
-                "train.decay_biases_and_norms; resume with the setting it was trained with"
-            )
-        self.optimizer.load_state_dict(saved)
-        for group, fresh in zip(
-            self.optimizer.param_groups,
-            make_optimizer(self.model, self.config.train).param_groups,
-            strict=True,
-        ):
-            group["lr"], group["weight_decay"] = fresh["lr"], fresh["weight_decay"]
 
     def _add(self, games: list[LoadedGame], fresh: bool = True) -> None:
         """Games into replay; `fresh` ones (not a resume's refill) count as new env steps."""
@@ -363,22 +349,6 @@ class _Clock:
             say()
             self.last_wait_line = time.monotonic()
         time.sleep(min(self.poll_seconds, 1.0))
-
-
-def make_optimizer(model: MuZeroNet, tc: TrainConfig) -> torch.optim.AdamW:
-    """AdamW (fused: one kernel for all parameters) with decoupled weight decay.
-
-    Each step multiplies a decayed weight by (1 - learning_rate x weight_decay) before the Adam
-    update. Biases and normalisation parameters (every tensor of fewer than two dimensions) are
-    decayed only with train.decay_biases_and_norms.
-    """
-    decayed, kept = [], []
-    for parameter in model.parameters():
-        (decayed if parameter.dim() >= 2 or tc.decay_biases_and_norms else kept).append(parameter)
-    groups = [{"params": decayed, "weight_decay": tc.weight_decay}]
-    if kept:
-        groups.append({"params": kept, "weight_decay": 0.0})
-    return torch.optim.AdamW(groups, lr=tc.learning_rate, fused=True)
 
 
 @torch.no_grad()

@@ -213,3 +213,21 @@ def test_skipped_steps_say_the_first_of_a_streak_and_every_tenth_then_stop_at_th
     assert lines[0] == first
     with pytest.raises(TrainingDiverged, match="25 steps in a row had a non-finite loss"):
         skips.count(7, "loss")
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_a_resume_with_the_other_grouping_keeps_each_parameters_adam_state(tmp_path, before):
+    trainer = make_trainer(tmp_path, [f"train.decay_biases_and_norms={str(before).lower()}"])
+    trainer.replay.add_game(make_record(6))
+    trainer.train_step()
+    trainer.save()
+    after = str(not before).lower()
+    resumed = make_trainer(tmp_path, [f"train.decay_biases_and_norms={after}"], resume=True)
+    assert len(resumed.optimizer.param_groups) == (2 if before else 1)
+    for (name, mine), theirs in zip(
+        resumed.model.named_parameters(), trainer.model.parameters(), strict=True
+    ):
+        ours, saved = resumed.optimizer.state[mine], trainer.optimizer.state[theirs]
+        assert torch.equal(ours["exp_avg"], saved["exp_avg"]), name
+        assert torch.equal(ours["exp_avg_sq"], saved["exp_avg_sq"]), name
+        assert ours["step"].item() == 1
