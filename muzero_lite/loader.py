@@ -19,14 +19,8 @@ import numpy as np
 
 from muzero_lite.config import EnvConfig
 from muzero_lite.envs import is_mario
-from muzero_lite.games import (
-    GameFileError,
-    GameLimits,
-    GameRecord,
-    compared_settings,
-    env_settings,
-    load_game,
-)
+from muzero_lite.game_limits import GameLimits, compared_settings, env_settings
+from muzero_lite.games import GameFileError, GameRecord, load_game
 
 if TYPE_CHECKING:
     from networks import Architecture

@@ -19,10 +19,10 @@ from muzero_lite import interrupts
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config
 from muzero_lite.envs import Environment, Step, is_mario
+from muzero_lite.game_limits import env_settings
 from muzero_lite.games import (
     GameFileError,
     GameRecord,
-    env_settings,
     new_game_id,
     remove_stale_temps,
     save_game,

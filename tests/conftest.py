@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from muzero_lite.config import load_config
-from muzero_lite.games import GameRecord, env_settings, save_game
+from muzero_lite.game_limits import env_settings
+from muzero_lite.games import GameRecord, save_game
 
 REPO = Path(__file__).resolve().parent.parent
 # make_record's games record the env settings of configs/cartpole.toml: its trainers take them.
