@@ -91,10 +91,13 @@ def settings_mismatch(metadata: dict[str, Any], expected: dict[str, Any]) -> str
     played = env_settings(EnvConfig()) | recorded
     for name, value in expected.items():
         if played.get(name) != value:
-            return (
-                f"played with env.{name} = {_short(played.get(name))}, this run has "
-                f"{_short(value)}: a game of other env settings"
+            had = _short(played.get(name))
+            how = (
+                f"played with env.{name} = {had}"
+                if name in recorded
+                else f"env.{name} not recorded (an older game), so the default {had}"
             )
+            return f"{how}, this run has {_short(value)}: a game of other env settings"
     return None
 
 

@@ -121,9 +121,16 @@ class Trainer:
                 )
             return 0
         state = read_latest(self.dirs.checkpoints, self.model.arch)
+        if state is None and existing:  # else the kept files would be pruned as newer ones
+            raise ConfigError(
+                f"no usable checkpoint in {self.dirs.checkpoints}: all {len(existing)} are "
+                "unreadable or hold non-finite weights; move them aside, or use another --data-dir"
+            )
         if state is None:
             self.log("[train] --resume: no checkpoint yet, starting at step 0")
             return 0
+        if changed := _changed_settings(state.get("config", {}), self.config.to_dict()):
+            self.log(f"[train] settings changed since step {state['step']}: {changed}")
         self.model.load_state_dict(state.get("trained_model", state["model"]))
         if self.acting_model is not None:
             self.acting_model.load_state_dict(state["model"])
@@ -357,6 +364,18 @@ def _update_average(average: MuZeroNet, model: MuZeroNet, decay: float) -> None:
     torch._foreach_lerp_(list(average.parameters()), list(model.parameters()), 1.0 - decay)
     for mean, current in zip(average.buffers(), model.buffers(), strict=True):
         mean.copy_(current)
+
+
+def _changed_settings(saved: dict[str, Any], now: dict[str, Any]) -> str:
+    """`train.weight_decay 0.0001 -> 0.1, ...` for settings a checkpoint's config holds
+    otherwise (settings it does not know are left out); empty when none changed."""
+    changes = [
+        f"{section}.{key} {saved[section][key]!r} -> {value!r}"
+        for section, table in now.items()
+        for key, value in table.items()
+        if key in saved.get(section, {}) and saved[section][key] != value
+    ]
+    return ", ".join(changes)
 
 
 def _misfit(record: GameRecord, arch: Architecture) -> str | None:

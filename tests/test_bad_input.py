@@ -98,7 +98,7 @@ def bad_games(marker) -> dict[str, tuple[bytes, str]]:
         "missing-array": (npz_bytes(policies=None), "missing arrays: policies"),
         "other-settings": (  # played without configs/cartpole.toml's observation_scale
             npz_bytes(metadata=np.array(json.dumps({"format_version": 1, "env_settings": {}}))),
-            "played with env.observation_scale = [], this run has [1.0, 1.0, 10.0, 1.0]",
+            "env.observation_scale not recorded (an older game), so the default [], this run has",
         ),
         "other-env": (  # a valid file from another game: 8 numbers per state, 4 actions
             npz_bytes(

@@ -458,7 +458,8 @@ MARIO = EnvConfig(id="SuperMarioBros-v0", max_episode_steps=10)
             pixel_game(grayscale=False),
             EnvConfig(id="SuperMarioBros-v0", max_episode_steps=10, grayscale=False, frame_size=64),
             SimpleNamespace(observation_shape=(64, 64, 3), num_actions=7, pixels=True),
-            "played with env.frame_size = 84, this run has 64: a game of other env settings",
+            "env.frame_size not recorded (an older game), so the default 84, this run has 64: a "
+            "game of other env settings",
         ),
     ],
     ids=["observation_scale", "frame_skip", "actions", "frame_size"],
@@ -484,13 +485,14 @@ def test_games_without_recorded_settings_load_as_defaults(tmp_path):
     with pytest.raises(GameFileError) as error:  # CartPole's config scales the pole angle
         load_game(vectors_path, LIMITS)
     assert str(error.value) == (
-        "played with env.observation_scale = [], this run has [1.0, 1.0, 10.0, 1.0]: a game of "
-        "other env settings"
+        "env.observation_scale not recorded (an older game), so the default [], this run has "
+        "[1.0, 1.0, 10.0, 1.0]: a game of other env settings"
     )
     with pytest.raises(GameFileError) as error:
         load_game(frames_path, run_limits(dataclasses.replace(MARIO, frame_skip=2), FRAMES))
     assert str(error.value) == (
-        "played with env.frame_skip = 4, this run has 2: a game of other env settings"
+        "env.frame_skip not recorded (an older game), so the default 4, this run has 2: a game "
+        "of other env settings"
     )
 
 

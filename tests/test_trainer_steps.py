@@ -9,7 +9,7 @@ import torch
 from conftest import REPO, make_record
 
 from muzero_lite.checkpoints import list_checkpoints, read_latest, save_checkpoint
-from muzero_lite.config import load_config
+from muzero_lite.config import ConfigError, load_config
 from muzero_lite.finite import SkippedSteps, TrainingDiverged
 from muzero_lite.games import save_game
 from muzero_lite.losses import LossOutput
@@ -231,3 +231,23 @@ def test_a_resume_with_the_other_grouping_keeps_each_parameters_adam_state(tmp_p
         assert torch.equal(ours["exp_avg"], saved["exp_avg"]), name
         assert torch.equal(ours["exp_avg_sq"], saved["exp_avg_sq"]), name
         assert ours["step"].item() == 1
+
+
+def test_a_resume_says_which_settings_changed_since_the_checkpoint(tmp_path):
+    trainer = make_trainer(tmp_path, ["train.weight_decay=0.0001"])
+    trainer.save()
+    lines = []
+    make_trainer(tmp_path, ["train.weight_decay=0.1"], resume=True, log=lines.append)
+    assert "[train] settings changed since step 0: train.weight_decay 0.0001 -> 0.1" in lines
+
+
+def test_a_resume_with_only_unusable_checkpoints_stops_instead_of_starting_over(tmp_path):
+    trainer = make_trainer(tmp_path)
+    with torch.no_grad():
+        trainer.model.value_net[0].weight[0, 0] = float("nan")
+    state = {"step": 9, "architecture": trainer.model.arch.to_dict()}
+    trainer.dirs.checkpoints.mkdir()
+    torch.save({**state, "model": trainer.model.state_dict()}, trainer.dirs.checkpoints / "x")
+    (trainer.dirs.checkpoints / "x").rename(trainer.dirs.checkpoints / "step-00000009.pt")
+    with pytest.raises(ConfigError, match=r"no usable checkpoint in .*: all 1 are unreadable"):
+        make_trainer(tmp_path, resume=True)
