@@ -37,6 +37,20 @@ class GameLimits:
     env_settings: dict[str, Any] = field(default_factory=dict)
     max_metadata_chars: int = 65_536  # a worker writes a few hundred
 
+    def misfit(self, observations: np.ndarray, num_actions: int) -> str | None:
+        """Why a valid game's observations [T+1, ...] or action count do not fit this run's
+        network (a game of another environment), or None."""
+        shape, dtype = observations.shape[1:], observations.dtype
+        if shape != tuple(self.observation_shape) or dtype != self.observation_dtype:
+            return (
+                f"observations {shape} {dtype} do not fit this network's "
+                f"{tuple(self.observation_shape)} {np.dtype(self.observation_dtype)}: a game of "
+                "another environment"
+            )
+        if num_actions != self.num_actions:
+            return f"{num_actions} actions, this network has {self.num_actions}"
+        return None
+
     @property
     def member_bytes(self) -> dict[str, int]:
         """Member name -> the most bytes it may hold past its .npy header."""

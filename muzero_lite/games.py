@@ -118,8 +118,9 @@ def publish(path: Path, write, replace: bool = False) -> Path:
 def load_game(path: Path, limits: GameLimits | None = None) -> GameRecord:
     """Read and validate a game file; raises GameFileError with a one-line reason.
 
-    With `limits` (the trainer's), a file that declares more than the largest legal game, or a
-    game of other env settings, is refused; without, sizes are bounded only by what the file
+    With `limits` (the trainer's), a file that declares more than the largest legal game, a game
+    of other env settings, or one whose observations or actions do not fit the run's network, is
+    refused; without, sizes are bounded only by what the file
     declares (tools reading their own games).
     """
     arrays = _read_arrays(path, limits)
@@ -147,10 +148,14 @@ def load_game(path: Path, limits: GameLimits | None = None) -> GameRecord:
         metadata=metadata,
     )
     validate(record)
-    if limits is not None and record.length > limits.max_moves:
+    if limits is None:
+        return record
+    if record.length > limits.max_moves:
         raise GameFileError(
             f"{record.length} moves, more than env.max_episode_steps = {limits.max_moves}"
         )
+    if problem := limits.misfit(record.observations, record.policies.shape[1]):
+        raise GameFileError(problem)
     return record
 
 

@@ -29,7 +29,7 @@ from muzero_lite.checkpoints import (
 from muzero_lite.config import Config, ConfigError
 from muzero_lite.envs import Environment
 from muzero_lite.finite import SkippedSteps, all_finite, gradients_finite, restore_buffers
-from muzero_lite.games import GameRecord, remove_stale_temps
+from muzero_lite.games import remove_stale_temps
 from muzero_lite.loader import GameLoader, LoadedGame, run_limits
 from muzero_lite.losses import LossOutput, muzero_loss
 from muzero_lite.metrics import MetricsLogger, stage_means
@@ -37,7 +37,7 @@ from muzero_lite.optimizer import make_optimizer, restore_optimizer
 from muzero_lite.paths import DataDirs
 from muzero_lite.plots import plot_progress
 from muzero_lite.replay.buffer import Batch, ReplayBuffer
-from networks import Architecture, MuZeroNet
+from networks import MuZeroNet
 
 COLUMNS = [
     "losses/total",
@@ -150,14 +150,10 @@ class Trainer:
     def _add(self, games: list[LoadedGame], fresh: bool = True) -> None:
         """Games into replay; `fresh` ones (not a resume's refill) count as new env steps."""
         for game in games:
-            problem = _misfit(game.record, self.model.arch)
-            if problem is None:
-                try:
-                    self.replay.add_game(game.record)
-                except ValueError as e:  # longer than the whole replay
-                    problem = str(e)
-            if problem is not None:  # a valid file, but not one this run can learn from
-                self.loader.quarantine(game.path, problem)
+            try:
+                self.replay.add_game(game.record)
+            except ValueError as e:  # longer than the whole replay: not one this run can learn
+                self.loader.quarantine(game.path, str(e))
                 continue
             if fresh:  # a resume's refill buys no training steps
                 self.transitions_loaded += game.record.length
@@ -376,20 +372,6 @@ def _changed_settings(saved: dict[str, Any], now: dict[str, Any]) -> str:
         if key in saved.get(section, {}) and saved[section][key] != value
     ]
     return ", ".join(changes)
-
-
-def _misfit(record: GameRecord, arch: Architecture) -> str | None:
-    """Why a valid game does not fit this network (another env or settings), or None."""
-    shape, dtype = record.observations.shape[1:], record.observations.dtype
-    expected = np.uint8 if arch.pixels else np.float32
-    if shape != tuple(arch.observation_shape) or dtype != expected:
-        return (
-            f"observations {shape} {dtype} do not fit this network's "
-            f"{tuple(arch.observation_shape)} {np.dtype(expected)}: a game of another environment"
-        )
-    if record.policies.shape[1] != arch.num_actions:
-        return f"{record.policies.shape[1]} actions, this network has {arch.num_actions}"
-    return None
 
 
 def _mean(values) -> float:
