@@ -15,8 +15,9 @@ from muzero_lite.config import TrainConfig
 
 def parameter_groups(model: nn.Module, decay_all: bool) -> list[list[nn.Parameter]]:
     """[decayed] or [decayed, not decayed], each in the order of model.parameters()."""
-    decayed = [p for p in model.parameters() if decay_all or p.dim() >= 2]
-    kept = [p for p in model.parameters() if not (decay_all or p.dim() >= 2)]
+    decayed, kept = [], []
+    for p in model.parameters():
+        (decayed if decay_all or p.dim() >= 2 else kept).append(p)
     return [decayed, kept] if kept else [decayed]
 
 
