@@ -5,9 +5,16 @@ import pytest
 
 from muzero_lite.games import GameRecord
 from muzero_lite.replay.targets import (
+    absorbing,
+    clip_to_game,
+    has_move,
+    in_game,
+    n_step_parts,
+    next_states,
     reward_targets,
     unroll_actions,
     unroll_targets,
+    value_mask,
     value_target,
 )
 
@@ -129,3 +136,47 @@ def test_positions_outside_the_game_are_rejected():
         unroll_targets(game(True, TERMINATED_VALUES), 4, 1, 1, 0.5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="non-negative"):
         value_target(REWARDS, TERMINATED_VALUES, -1, 1, 0.5)
+
+
+def test_the_end_of_a_game_of_three_moves():
+    u = np.arange(6)  # states 0..3 are in the game; 4 and 5 lie past it
+    np.testing.assert_array_equal(has_move(u, 3), [1, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(in_game(u, 3), [1, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(clip_to_game(u, 3), [0, 1, 2, 3, 3, 3])
+    np.testing.assert_array_equal(absorbing(u, 3, True), [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(absorbing(u, 3, False), [0] * 6)
+    np.testing.assert_array_equal(value_mask(u, 3, True), [1] * 6)
+    np.testing.assert_array_equal(value_mask(u, 3, False), [1, 1, 1, 1, 0, 0])
+
+
+def test_next_states_repeat_the_final_state_past_the_end():
+    # T = 3, K = 2: from t = 0 states 1, 2; from t = 2 states 3, 4 -> 3; from t = 3 4, 5 -> 3, 3.
+    states, mask = next_states(np.array([0, 2, 3]), 2, np.array([3, 3, 3]))
+    np.testing.assert_array_equal(states, [[1, 2], [3, 3], [3, 3]])
+    np.testing.assert_array_equal(mask, [[1, 1], [1, 0], [0, 0]])
+    assert states.dtype == np.int64 and mask.dtype == np.float32
+
+
+@pytest.mark.parametrize("terminated", [False, True])
+def test_n_step_parts_never_bootstrap_from_an_absorbing_state(terminated):
+    # n = 2, g = 0.5, rewards [1, 2, 3]: returns 1 + 0.5 * 2, 2 + 0.5 * 3, 3, then 0 from u = 3.
+    returns, states, weights = n_step_parts(REWARDS, np.arange(5), 2, 0.5, terminated=terminated)
+    np.testing.assert_allclose(returns, [2, 3.5, 3, 0, 0])
+    np.testing.assert_array_equal(states, [2, 3, 3, 3, 3])
+    # State 3 is absorbing after a termination: only u = 0 (bootstrapping from state 2) keeps
+    # its weight 0.25; a truncated game bootstraps from state 3 with g^m, m = 2, 1, 0.
+    expected = [0.25, 0, 0, 0, 0] if terminated else [0.25, 0.25, 0.5, 1, 0]
+    np.testing.assert_array_equal(weights, expected)
+
+
+def test_a_terminated_value_target_ignores_the_stored_final_value():
+    # n = 2, g = 0.5: u = 0 gives 1 + 0.5 * 2 + 0.25 * 30 = 9.5; from u = 1 on, state 3 is
+    # absorbing, so 2 + 0.5 * 3 = 3.5, then 3, then 0 at and past the final state.
+    values = np.array([10.0, 20.0, 30.0, 99.0], dtype=np.float32)
+    u = np.arange(5)
+    np.testing.assert_allclose(
+        value_target(REWARDS, values, u, 2, 0.5, terminated=True), [9.5, 3.5, 3, 0, 0]
+    )
+    np.testing.assert_allclose(  # the default trusts root_values[T]: 99 is bootstrapped from
+        value_target(REWARDS, values, u, 2, 0.5), [9.5, 3.5 + 0.25 * 99, 3 + 0.5 * 99, 99, 0]
+    )
