@@ -167,3 +167,15 @@ def prune_checkpoints(directory: Path, keep: int) -> None:
 
 def build_model(config: Config, env: Environment) -> MuZeroNet:
     return MuZeroNet(architecture_for(config, env))
+
+
+def changed_settings(saved: dict[str, Any], now: dict[str, Any]) -> str:
+    """`train.weight_decay 0.0001 -> 0.1, ...` for settings a checkpoint's config holds
+    otherwise (settings it does not know are left out); empty when none changed."""
+    changes = [
+        f"{section}.{key} {saved[section][key]!r} -> {value!r}"
+        for section, table in now.items()
+        for key, value in table.items()
+        if key in saved.get(section, {}) and saved[section][key] != value
+    ]
+    return ", ".join(changes)

@@ -181,6 +181,17 @@ class TrainConfig:
     """cpu, cuda, or auto (cuda when available)."""
     threads: int = 1
     """PyTorch threads for the trainer."""
+    precision: str = "auto"
+    """Of the network passes in training: float32, bfloat16 or float16 (mixed precision: weights,
+    optimizer and losses stay float32; float16 only on a CUDA GPU, with a gradient scaler), or
+    auto: bfloat16 on a GPU that has it, else float16; on a CPU, bfloat16 where the CPU has bf16
+    instructions and a short measurement at start finds it faster, else float32. float32 turns
+    mixed precision off."""
+    channels_last: bool = True
+    """Pixel networks keep activations [B, H, W, C] in memory, which convolutions run faster."""
+    compile: bool = False
+    """torch.compile each network (needs a C++ compiler on a CPU, Triton on a GPU; the first
+    step then takes a while longer). BENCHMARKS.md says when it pays."""
 
 
 @dataclass
@@ -350,6 +361,10 @@ def validate(config: Config) -> None:
         (config.train.log_every >= 1, "train.log_every must be >= 1"),
         (config.train.threads >= 1, "train.threads must be >= 1"),
         (config.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
+        (
+            config.train.precision in ("auto", "float32", "bfloat16", "float16"),
+            "train.precision must be auto, float32, bfloat16 or float16",
+        ),
         (config.launch.workers >= 0, "launch.workers must be >= 0 (0: fitted to the cores)"),
         (config.launch.status_seconds > 0, "launch.status_seconds must be > 0"),
     ]

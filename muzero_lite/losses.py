@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from muzero_lite.replay.buffer import Batch
-from networks import MuZeroNet, scalar_to_support, support_to_scalar
+from networks import MuZeroNet, Prediction, scalar_to_support, support_to_scalar
 
 
 @dataclass(frozen=True)
@@ -74,27 +74,25 @@ def muzero_loss(
     exploration_fraction: float,
     consistency_weight: float = 0.0,
     device: torch.device | str = "cpu",
+    precision: torch.dtype = torch.float32,
 ) -> LossOutput:
     """The importance-weighted loss of one batch, and the value errors for new priorities.
 
     The dynamics run step by step; the heads then read all K + 1 hidden states of the unroll in
     one batched call, and every term is computed for all steps at once ([B, K+1]).
     With consistency_weight > 0 the batch must carry next_observations (see Batch).
+    With a `precision` other than float32 the network passes run under autocast to it (mixed
+    precision); the logits are then cast back, and every term is computed in float32.
     """
     t = {name: torch.as_tensor(getattr(batch, name), device=device) for name in _BATCH_FIELDS}
     support = model.arch.support_size
     size, unroll = t["actions"].shape
-    hidden = model.represent(t["observations"], t["prev_actions"])
-    hiddens, inputs = [hidden], []  # states the heads read; states entering a dynamics step
-    for k in range(unroll):
-        inputs.append(hidden if k == 0 else scale_gradient(hidden, 0.5))
-        hidden = model.transition(inputs[-1], t["actions"][:, k])
-        hiddens.append(hidden)
-    states = torch.stack(hiddens, dim=1)  # [B, K+1, *hidden_shape]
-    out = model.predict(states.flatten(0, 1))
-    value_logits = out.value.unflatten(0, (size, unroll + 1))  # [B, K+1, 2S+1]
-    policy_logits = out.policy.unflatten(0, (size, unroll + 1))  # [B, K+1, A]
-    exploration_logits = out.exploration.unflatten(0, (size, unroll + 1))  # [B, K+1, A]
+    with _autocast(device, precision):
+        out, states, reward_logits = _unroll(model, t)
+        observed = _observed_hidden(model, batch, device) if consistency_weight > 0 else None
+    value_logits = out.value.float().unflatten(0, (size, unroll + 1))  # [B, K+1, 2S+1]
+    policy_logits = out.policy.float().unflatten(0, (size, unroll + 1))  # [B, K+1, A]
+    exploration_logits = out.exploration.float().unflatten(0, (size, unroll + 1))  # [B, K+1, A]
 
     no_step = torch.zeros(size, 1, device=device)  # k = 0 has no step into it
     known = t["value_mask"]  # [B, K+1] value and reward unknown past the cut of a truncation
@@ -105,14 +103,13 @@ def muzero_loss(
         "consistency": no_step,
     }
     if unroll > 0:
-        reward_inputs = torch.stack(inputs, dim=1).flatten(0, 1)  # [B*K, *hidden_shape]
-        reward_logits = model.reward(reward_inputs, t["actions"].flatten())
+        reward_logits = reward_logits.float().unflatten(0, (size, unroll))  # [B, K, 2S+1]
         rewards = scalar_to_support(t["target_rewards"][:, 1:], support)
-        reward = soft_cross_entropy(reward_logits.unflatten(0, (size, unroll)), rewards)  # [B, K]
+        reward = soft_cross_entropy(reward_logits, rewards)  # [B, K]
         terms["reward"] = torch.cat([no_step, known[:, 1:] * reward], dim=1)
     if consistency_weight > 0:
-        observed = _observed_hidden(model, batch, device)  # [B, K, hidden size]
-        similarity = F.cosine_similarity(states[:, 1:].flatten(2), observed, dim=2)  # [B, K]
+        reached = states[:, 1:].flatten(2).float()  # [B, K, hidden size]
+        similarity = F.cosine_similarity(reached, observed.float(), dim=2)  # [B, K]
         next_mask = torch.as_tensor(batch.next_mask, device=device)
         terms["consistency"] = torch.cat(
             [no_step, consistency_weight * next_mask * (1 - similarity)], dim=1
@@ -137,6 +134,36 @@ def muzero_loss(
     return LossOutput(
         total=sum(weighted.values()), value_errors=value_errors, terms=weighted, **means
     )
+
+
+def _unroll(
+    model: MuZeroNet, t: dict[str, torch.Tensor]
+) -> tuple[Prediction, torch.Tensor, torch.Tensor | None]:
+    """The network passes of an unroll: (the heads of all K + 1 states, flattened [B*(K+1), ...];
+    the states [B, K+1, *hidden_shape]; the reward logits [B*K, 2S+1], None when K = 0).
+
+    As in the MuZero pseudocode, a state's way into the next dynamics step (the reward head is
+    part of that step) halves its gradient, for the states the dynamics reached (k >= 1).
+    """
+    hidden = model.represent(t["observations"], t["prev_actions"])
+    hiddens, inputs = [hidden], []  # states the heads read; states entering a dynamics step
+    for k in range(t["actions"].shape[1]):
+        inputs.append(hidden if k == 0 else scale_gradient(hidden, 0.5))
+        hidden = model.transition(inputs[-1], t["actions"][:, k])
+        hiddens.append(hidden)
+    states = torch.stack(hiddens, dim=1)  # [B, K+1, *hidden_shape]
+    out = model.predict(states.flatten(0, 1))
+    reward_logits = None
+    if inputs:
+        reward_inputs = torch.stack(inputs, dim=1).flatten(0, 1)  # [B*K, *hidden_shape]
+        reward_logits = model.reward(reward_inputs, t["actions"].flatten())
+    return out, states, reward_logits
+
+
+def _autocast(device: torch.device | str, precision: torch.dtype):
+    """Autocast to `precision` on the device's type; a no-op for float32."""
+    kind = torch.device(device).type
+    return torch.autocast(kind, dtype=precision, enabled=precision != torch.float32)
 
 
 @torch.no_grad()

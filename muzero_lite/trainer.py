@@ -7,7 +7,6 @@ games; the refill buys no training steps (the replay ratio counts only games new
 A step whose loss or gradient is not finite is skipped: nothing it touched changes.
 """
 
-import copy
 import dataclasses
 import math
 import time
@@ -18,9 +17,11 @@ import numpy as np
 import torch
 
 from muzero_lite import interrupts
+from muzero_lite.acceleration import Acceleration, accelerate
 from muzero_lite.checkpoints import (
     NonFiniteWeights,
     architecture_for,
+    changed_settings,
     list_checkpoints,
     prune_checkpoints,
     read_latest,
@@ -37,6 +38,7 @@ from muzero_lite.optimizer import make_optimizer, restore_optimizer
 from muzero_lite.paths import DataDirs
 from muzero_lite.plots import plot_progress
 from muzero_lite.replay.buffer import Batch, ReplayBuffer
+from muzero_lite.training_state import Counters, Networks
 from networks import MuZeroNet
 
 COLUMNS = [
@@ -78,9 +80,7 @@ class Trainer:
         env = Environment(config.env)
         arch = architecture_for(config, env)
         env.close()
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            self.model = MuZeroNet(arch).to(self.device).train()
+        self.nets = Networks.create(arch, tc, self.device, seed)
         self.optimizer = make_optimizer(self.model, tc)
         self.replay = ReplayBuffer(
             capacity_transitions=tc.replay_capacity,
@@ -92,21 +92,44 @@ class Trainer:
         )
         self.loader = GameLoader(dirs.games, log, limits=run_limits(config.env, arch))
         self.rng = np.random.default_rng(seed)
-        self.transitions_loaded = 0  # new games loaded by this process: the replay ratio's budget
-        self.steps_done = 0  # by this process
-        self.skips = SkippedSteps(tc.max_skipped_steps)
         self.recent_games: list[dict[str, Any]] = []
         self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
-        self.env_steps = int(self.metrics.last("charts/env_steps") or 0) if resume else 0
-        self.acting_model = None  # the moving average that checkpoints hand out (train.ema_decay)
-        if tc.ema_decay > 0:
-            self.acting_model = copy.deepcopy(self.model).eval().requires_grad_(False)
-        self.step = self._restore(resume)
-        self.target_model = None  # the network fresh bootstraps read (train.bootstrap = "fresh")
-        if tc.bootstrap == "fresh":
-            self.target_model = copy.deepcopy(self.model).eval().requires_grad_(False)
-        self.saved_step = self.step
+        self.counters = Counters(SkippedSteps(tc.max_skipped_steps))
+        if resume:
+            self.counters.env_steps = int(self.metrics.last("charts/env_steps") or 0)
+        self.counters.step = self.counters.saved_step = self._restore(resume)
+        self.nets.add_target(tc)
+        self.accel = self._accelerate()
+        self.scaler = self.accel.grad_scaler()
         self.last_plot = time.monotonic()
+
+    @property
+    def model(self) -> MuZeroNet:
+        """The network being trained."""
+        return self.nets.model
+
+    @property
+    def step(self) -> int:
+        """The global training step."""
+        return self.counters.step
+
+    def _accelerate(self) -> Acceleration:
+        """Precision, memory format and compilation as train.* says; logs what it chose."""
+        tc = self.config.train
+        accel = accelerate(
+            self.model,
+            device=self.device,
+            precision=tc.precision,
+            channels_last=tc.channels_last,
+            compile=tc.compile,
+            batch_size=tc.batch_size,
+        )
+        for copy_ in (self.nets.acting_model, self.nets.target_model):
+            if copy_ is not None and accel.channels_last:
+                copy_.use_channels_last()
+        for line in accel.lines():
+            self.log(line)
+        return accel
 
     def _restore(self, resume: bool) -> int:
         if self.dirs.checkpoints.is_dir():  # temporaries of a trainer killed mid-save
@@ -129,11 +152,11 @@ class Trainer:
         if state is None:
             self.log("[train] --resume: no checkpoint yet, starting at step 0")
             return 0
-        if changed := _changed_settings(state.get("config", {}), self.config.to_dict()):
+        if changed := changed_settings(state.get("config", {}), self.config.to_dict()):
             self.log(f"[train] settings changed since step {state['step']}: {changed}")
         self.model.load_state_dict(state.get("trained_model", state["model"]))
-        if self.acting_model is not None:
-            self.acting_model.load_state_dict(state["model"])
+        if self.nets.acting_model is not None:
+            self.nets.acting_model.load_state_dict(state["model"])
         if "optimizer" in state:  # checkpoints before the setting decayed everything
             saved_train = state.get("config", {}).get("train", {})
             decay_all = saved_train.get("decay_biases_and_norms", True)
@@ -156,15 +179,16 @@ class Trainer:
                 self.loader.quarantine(game.path, str(e))
                 continue
             if fresh:  # a resume's refill buys no training steps
-                self.transitions_loaded += game.record.length
-                self.env_steps += game.record.length
+                self.counters.transitions_loaded += game.record.length
+                self.counters.env_steps += game.record.length
                 self.recent_games.append(game.record.metadata)
 
     def can_train(self) -> bool:
         """Warm-up reached, and no more steps than replay_ratio x transitions loaded."""
         tc = self.config.train
         warm = self.replay.num_transitions >= tc.warmup_transitions
-        return warm and self.steps_done < tc.replay_ratio * self.transitions_loaded
+        budget = tc.replay_ratio * self.counters.transitions_loaded
+        return warm and self.counters.steps_done < budget
 
     def priority_beta(self) -> float:
         tc = self.config.train
@@ -175,10 +199,11 @@ class Trainer:
         """One gradient step on a prioritized batch; the sampled positions get new priorities.
 
         When the loss, a value error or a gradient is not finite, the step is skipped: no weight,
-        optimizer state, moving average or priority changes, and None is returned.
+        optimizer state, moving average or priority changes, and None is returned. So is a
+        float16 step whose scaled gradients overflowed; the scaler then lowers its scale.
         """
         tc = self.config.train
-        fresh = self.target_model is not None
+        fresh = self.nets.target_model is not None
         batch = self.replay.sample(
             tc.batch_size,
             self.rng,
@@ -189,28 +214,33 @@ class Trainer:
         if fresh:
             batch = self._fresh_value_targets(batch)
         buffers = [b.clone() for b in self.model.buffers()]  # BatchNorm statistics, for a skip
+        started = time.perf_counter()
         loss = muzero_loss(
             self.model,
             batch,
             exploration_fraction=tc.exploration_fraction,
             consistency_weight=tc.consistency_weight,
             device=self.device,
+            precision=self.accel.dtype,
         )
         self.optimizer.zero_grad(set_to_none=True)
         if not all_finite([loss.total, loss.value_errors]):
             return self._skip("loss", buffers)
-        loss.total.backward()
+        self.scaler.scale(loss.total).backward()
+        self.scaler.unscale_(self.optimizer)  # no-op unless float16
+        if self.counters.steps_done == 0 and self.accel.compiled:
+            self.log(f"[train] compiled in {time.perf_counter() - started:.1f} s (first step)")
         if not gradients_finite(self.model, tc.max_grad_norm):
+            if self.scaler.is_enabled() and self.scaler.get_scale() >= 1.0:
+                return self._overflow(buffers)
             return self._skip("gradient", buffers)
-        self.skips.in_a_row = 0
-        self.optimizer.step()
-        if self.acting_model is not None:
-            _update_average(self.acting_model, self.model, tc.ema_decay)
+        self.counters.skips.in_a_row = 0
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.replay.update_priorities(batch.leaf_indices, loss.value_errors.cpu().numpy())
-        self.step += 1
-        self.steps_done += 1
-        if fresh and self.step % tc.target_update_every == 0:
-            self.target_model.load_state_dict(self.model.state_dict())
+        self.counters.step += 1
+        self.counters.steps_done += 1
+        self.nets.after_step(self.step, tc)
         return loss
 
     def _skip(self, what: str, buffers: list[torch.Tensor]) -> None:
@@ -218,18 +248,27 @@ class Trainer:
         many in a row raise TrainingDiverged."""
         self.optimizer.zero_grad(set_to_none=True)
         restore_buffers(self.model, buffers)
-        if (line := self.skips.count(self.step, what)) is not None:
+        if (line := self.counters.skips.count(self.step, what)) is not None:
             self.log(line)
+
+    def _overflow(self, buffers: list[torch.Tensor]) -> None:
+        """A float16 step whose scaled gradients overflowed: undone like a skip, not counted as
+        one; the scaler halves its scale."""
+        self.optimizer.zero_grad(set_to_none=True)
+        restore_buffers(self.model, buffers)
+        self.scaler.update()
+        self.counters.overflows += 1
 
     def _fresh_value_targets(self, batch: Batch) -> Batch:
         """The batch with value targets that bootstrap from the target network's values now."""
         shape = batch.bootstrap_prev_actions.shape  # [B, K+1, N]
         observations = batch.bootstrap_observations.reshape(-1, *batch.observations.shape[1:])
         prev_actions = batch.bootstrap_prev_actions.reshape(-1, shape[-1])
-        values = self.target_model.initial_inference(
-            torch.as_tensor(observations, device=self.device),
-            torch.as_tensor(prev_actions, device=self.device),
-        ).value
+        with self.accel.autocast():
+            values = self.nets.target_model.initial_inference(
+                torch.as_tensor(observations, device=self.device),
+                torch.as_tensor(prev_actions, device=self.device),
+            ).value
         values = values.float().cpu().numpy().reshape(shape[:2])
         targets = batch.returns + batch.bootstrap_weights * values
         return dataclasses.replace(batch, target_values=targets.astype(np.float32))
@@ -239,13 +278,13 @@ class Trainer:
 
         Returns False, writing nothing, when a weight is not finite (one log line says which)."""
         extra = {}
-        if self.acting_model is not None:  # the workers play the average, training goes on
+        if self.nets.acting_model is not None:  # the workers play the average, training goes on
             extra["trained_model"] = self.model.state_dict()
         try:
             save_checkpoint(
                 self.dirs.checkpoints,
                 self.step,
-                self.model if self.acting_model is None else self.acting_model,
+                self.nets.checkpointed,
                 optimizer=self.optimizer.state_dict(),
                 config=self.config.to_dict(),
                 **extra,
@@ -253,7 +292,7 @@ class Trainer:
         except NonFiniteWeights as e:  # skipped steps keep this from happening; never write it
             self.log(f"[train] {e}")
             return False
-        self.saved_step = self.step
+        self.counters.saved_step = self.step
         prune_checkpoints(self.dirs.checkpoints, self.config.train.keep_checkpoints)
         if time.monotonic() - self.last_plot >= PLOT_EVERY_S:
             self.plot()
@@ -287,7 +326,7 @@ class Trainer:
                 if self.step % tc.checkpoint_every == 0:
                     self.save()
         finally:
-            if self.step != self.saved_step and self.save():
+            if self.step != self.counters.saved_step and self.save():
                 self.log(f"[train] checkpoint step {self.step} written")
             self.plot()
             self.metrics.close()
@@ -318,17 +357,18 @@ class Trainer:
             "charts/episodic_return": _mean(g.get("return") for g in games),
             "charts/episode_length": _mean(g.get("length") for g in games),
             "charts/x_pos_max": _mean(g.get("x_pos_max") for g in games),
-            "charts/env_steps": self.env_steps,
-            "charts/skipped_steps": self.skips.total,
+            "charts/env_steps": self.counters.env_steps,
+            "charts/skipped_steps": self.counters.skips.total,
+            "charts/overflow_steps": self.counters.overflows,  # TensorBoard only, float16
         }
         self.metrics.log(self.step, values)
-        self.metrics.log_stages(self.step, self.env_steps, stage_means(games))
+        self.metrics.log_stages(self.step, self.counters.env_steps, stage_means(games))
         self.log(
             f"[train] step {self.step} | replay {self.replay.num_transitions} "
             f"({self.replay.num_games} games) | loss value {loss.value:.3f} "
             f"reward {loss.reward:.3f} "
             f"policy {loss.policy:.3f} expl {loss.exploration:.3f} | {steps_per_s:.1f} steps/s"
-            + (f" | skipped {self.skips.total}" if self.skips.total else "")
+            + (f" | skipped {self.counters.skips.total}" if self.counters.skips.total else "")
         )
 
 
@@ -352,26 +392,6 @@ class _Clock:
             say()
             self.last_wait_line = time.monotonic()
         time.sleep(min(self.poll_seconds, 1.0))
-
-
-@torch.no_grad()
-def _update_average(average: MuZeroNet, model: MuZeroNet, decay: float) -> None:
-    """average = decay * average + (1 - decay) * model; buffers (BatchNorm statistics) copied."""
-    torch._foreach_lerp_(list(average.parameters()), list(model.parameters()), 1.0 - decay)
-    for mean, current in zip(average.buffers(), model.buffers(), strict=True):
-        mean.copy_(current)
-
-
-def _changed_settings(saved: dict[str, Any], now: dict[str, Any]) -> str:
-    """`train.weight_decay 0.0001 -> 0.1, ...` for settings a checkpoint's config holds
-    otherwise (settings it does not know are left out); empty when none changed."""
-    changes = [
-        f"{section}.{key} {saved[section][key]!r} -> {value!r}"
-        for section, table in now.items()
-        for key, value in table.items()
-        if key in saved.get(section, {}) and saved[section][key] != value
-    ]
-    return ", ".join(changes)
 
 
 def _mean(values) -> float:

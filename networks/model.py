@@ -91,17 +91,27 @@ class MuZeroNet(nn.Module):
             self.exploration_net = mlp(hs, [arch.head_size], a)
         zero_output(self.value_net)
         zero_output(self.reward_net)
+        self.channels_last = False  # pixel activations [B, H, W, C] in memory (use_channels_last)
+
+    def use_channels_last(self) -> "MuZeroNet":
+        """Pixel networks: weights and activations laid out [B, H, W, C] in memory, which the
+        convolution kernels of CPUs and GPUs run faster; the same numbers either way."""
+        if self.arch.pixels:
+            self.to(memory_format=torch.channels_last)
+            self.channels_last = True
+        return self
 
     def represent(self, observations: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
         """[B, N, *obs_shape] observations, [B, N] previous actions (-1: none) -> hidden state."""
         if self.arch.pixels:
-            frames = observations.float() / 255.0
-            if frames.dim() == 5:  # [B, N, H, W, C] colour frames -> [B, N*C, H, W]
-                b, n, hh, ww, cc = frames.shape
-                frames = frames.permute(0, 1, 4, 2, 3).reshape(b, n * cc, hh, ww)
+            frames = observations if observations.dim() == 5 else observations.unsqueeze(-1)
+            b, n, hh, ww, cc = frames.shape  # [B, N, H, W, C] -> [B, H, W, N*C]
+            frames = frames.permute(0, 2, 3, 1, 4).reshape(b, hh, ww, n * cc).float() / 255.0
             planes = (prev_actions.float() + 1) / self.arch.num_actions  # 0 means "no action"
-            planes = planes[:, :, None, None].expand(-1, -1, *frames.shape[-2:])
-            x = torch.cat([frames, planes], dim=1)
+            planes = planes[:, None, None, :].expand(-1, hh, ww, -1)
+            x = torch.cat([frames, planes], dim=-1).permute(0, 3, 1, 2)  # channels_last
+            if not self.channels_last:
+                x = x.contiguous()
         else:
             one_hot = _one_hot(prev_actions, self.arch.num_actions)  # [B, N, A], zeros for -1
             x = torch.cat([observations.float(), one_hot], dim=-1).flatten(1)
@@ -124,10 +134,14 @@ class MuZeroNet(nn.Module):
 
     def _with_action(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The dynamics' input: the hidden state with the one-hot action (as planes for pixels)."""
-        one_hot = _one_hot(action, self.arch.num_actions)
-        if self.arch.pixels:
-            one_hot = one_hot[:, :, None, None].expand(-1, -1, *hidden.shape[-2:])
-        return torch.cat([hidden, one_hot], dim=1)
+        one_hot = _one_hot(action, self.arch.num_actions).to(hidden.dtype)
+        if not self.arch.pixels:
+            return torch.cat([hidden, one_hot], dim=1)
+        if self.channels_last:  # joined along the last axis of [B, H, W, C]
+            planes = one_hot[:, None, None, :].expand(-1, *hidden.shape[-2:], -1)
+            return torch.cat([hidden.permute(0, 2, 3, 1), planes], dim=-1).permute(0, 3, 1, 2)
+        planes = one_hot[:, :, None, None].expand(-1, -1, *hidden.shape[-2:])
+        return torch.cat([hidden, planes], dim=1)
 
     def predict(self, hidden: torch.Tensor, exploration: bool = True) -> Prediction:
         """The heads that read a hidden state. The exploration head reads it detached: its loss
@@ -159,8 +173,8 @@ def _one_hot(actions: torch.Tensor, num_actions: int) -> torch.Tensor:
 
 
 def _scale(hidden: torch.Tensor) -> torch.Tensor:
-    """Min-max scale each sample's hidden state to [0, 1]."""
-    flat = hidden.flatten(1)
-    low = flat.min(dim=1, keepdim=True).values
-    high = flat.max(dim=1, keepdim=True).values
-    return ((flat - low) / (high - low).clamp(min=1e-5)).view_as(hidden)
+    """Min-max scale each sample's hidden state to [0, 1] (in its own memory format)."""
+    dims = tuple(range(1, hidden.dim()))
+    low = hidden.amin(dim=dims, keepdim=True)
+    high = hidden.amax(dim=dims, keepdim=True)
+    return (hidden - low) / (high - low).clamp(min=1e-5)

@@ -9,7 +9,7 @@ from conftest import REPO
 from muzero_lite.config import ConfigError, load_config
 
 
-@pytest.mark.parametrize("name", ["mario", "cartpole", "lunarlander"])
+@pytest.mark.parametrize("name", ["mario", "mario-gpu", "cartpole", "lunarlander"])
 def test_shipped_configs_load(name):
     config = load_config(REPO / "configs" / f"{name}.toml")
     assert config.search.kind == "truncated"
@@ -64,6 +64,8 @@ def test_list_overrides_take_commas_or_toml_and_widen_ints():
         (["train.target_update_every=0"], "train.target_update_every must be >= 1"),
         (["train.consistency_weight=-1"], "train.consistency_weight must be >= 0"),
         (["train.ema_decay=1"], "train.ema_decay must be in [0, 1)"),
+        (["train.precision=half"], "train.precision must be auto, float32, bfloat16 or float16"),
+        (["train.channels_last=yes"], "train.channels_last must be bool, got 'yes'"),
         (["env.observation_scale=1,0,1,1"], "env.observation_scale must be > 0"),
         (["env.observation_scale=1,x"], "env.observation_scale must be a list of float"),
         (

@@ -26,13 +26,13 @@ def make_trainer(tmp_path, settings=SETTINGS) -> Trainer:
 def test_fresh_targets_are_returns_plus_the_target_networks_values(tmp_path):
     trainer = make_trainer(tmp_path)
     with torch.no_grad():  # a target network that differs from the trained one
-        for p in trainer.target_model.value_net.parameters():
+        for p in trainer.nets.target_model.value_net.parameters():
             p.add_(torch.randn_like(p))
     batch = trainer.replay.sample(8, np.random.default_rng(0), 1.0, bootstrap_inputs=True)
     fresh = trainer._fresh_value_targets(batch)
     for row in range(8):
         for k in range(batch.returns.shape[1]):
-            value = trainer.target_model.initial_inference(
+            value = trainer.nets.target_model.initial_inference(
                 torch.as_tensor(batch.bootstrap_observations[row, k][None]),
                 torch.as_tensor(batch.bootstrap_prev_actions[row, k][None]),
             ).value.item()
@@ -43,10 +43,11 @@ def test_fresh_targets_are_returns_plus_the_target_networks_values(tmp_path):
 
 def test_the_target_network_is_refreshed_every_n_steps_only(tmp_path):
     trainer = make_trainer(tmp_path)
-    start = {k: v.clone() for k, v in trainer.target_model.state_dict().items()}
+    start = {k: v.clone() for k, v in trainer.nets.target_model.state_dict().items()}
 
     def target_equals(state):
-        return all(torch.equal(v, state[k]) for k, v in trainer.target_model.state_dict().items())
+        target = trainer.nets.target_model.state_dict()
+        return all(torch.equal(v, state[k]) for k, v in target.items())
 
     trainer.train_step()
     trainer.train_step()
@@ -54,11 +55,11 @@ def test_the_target_network_is_refreshed_every_n_steps_only(tmp_path):
     assert not target_equals(trainer.model.state_dict())
     trainer.train_step()
     assert target_equals(trainer.model.state_dict())  # step 3: copied
-    assert not any(p.requires_grad for p in trainer.target_model.parameters())
+    assert not any(p.requires_grad for p in trainer.nets.target_model.parameters())
 
 
 def test_stored_bootstrap_has_no_target_network(tmp_path):
     settings = [s for s in SETTINGS if "bootstrap" not in s] + ["train.bootstrap=stored"]
     trainer = make_trainer(tmp_path, settings)
-    assert trainer.target_model is None
+    assert trainer.nets.target_model is None
     trainer.train_step()

@@ -27,18 +27,18 @@ def weights(model) -> dict[str, torch.Tensor]:
 
 def test_the_average_moves_a_quarter_of_the_way_each_step(tmp_path):
     trainer = make_trainer(tmp_path)
-    average = weights(trainer.acting_model)
+    average = weights(trainer.nets.acting_model)
     assert all(torch.equal(v, weights(trainer.model)[k]) for k, v in average.items())
     for _ in range(3):
         trainer.train_step()
         trained = weights(trainer.model)
         average = {k: 0.75 * v + 0.25 * trained[k] for k, v in average.items()}
-        for k, v in trainer.acting_model.state_dict().items():
+        for k, v in trainer.nets.acting_model.state_dict().items():
             torch.testing.assert_close(v, average[k], rtol=1e-6, atol=1e-7)
     assert not torch.equal(
-        trainer.acting_model.value_net[0].weight, trainer.model.value_net[0].weight
+        trainer.nets.acting_model.value_net[0].weight, trainer.model.value_net[0].weight
     )
-    assert not any(p.requires_grad for p in trainer.acting_model.parameters())
+    assert not any(p.requires_grad for p in trainer.nets.acting_model.parameters())
 
 
 def test_checkpoints_hand_out_the_average_and_resume_both(tmp_path):
@@ -47,7 +47,7 @@ def test_checkpoints_hand_out_the_average_and_resume_both(tmp_path):
         trainer.train_step()
     trainer.save()
     state = read_latest(tmp_path / "checkpoints", trainer.model.arch)
-    for k, v in trainer.acting_model.state_dict().items():  # what workers and evaluation load
+    for k, v in trainer.nets.acting_model.state_dict().items():  # what workers and evaluation load
         assert torch.equal(state["model"][k], v)
     for k, v in trainer.model.state_dict().items():  # what training goes on from
         assert torch.equal(state["trained_model"][k], v)
@@ -56,14 +56,14 @@ def test_checkpoints_hand_out_the_average_and_resume_both(tmp_path):
     assert resumed.step == 3
     for mine, theirs in (
         (resumed.model, trainer.model),
-        (resumed.acting_model, trainer.acting_model),
+        (resumed.nets.acting_model, trainer.nets.acting_model),
     ):
         assert all(torch.equal(v, theirs.state_dict()[k]) for k, v in mine.state_dict().items())
 
 
 def test_without_a_decay_checkpoints_hold_the_trained_weights_only(tmp_path):
     trainer = make_trainer(tmp_path, [*SETTINGS, "train.ema_decay=0"])
-    assert trainer.acting_model is None
+    assert trainer.nets.acting_model is None
     trainer.train_step()
     trainer.save()
     state = read_latest(tmp_path / "checkpoints", trainer.model.arch)

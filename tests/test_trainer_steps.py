@@ -32,7 +32,7 @@ def snapshot(trainer: Trainer) -> dict:
     optimizer = trainer.optimizer.state_dict()
     return {
         "weights": {k: v.clone() for k, v in trainer.model.state_dict().items()},
-        "average": {k: v.clone() for k, v in trainer.acting_model.state_dict().items()},
+        "average": {k: v.clone() for k, v in trainer.nets.acting_model.state_dict().items()},
         "optimizer": {
             i: {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
             for i, state in optimizer["state"].items()
@@ -85,7 +85,7 @@ def test_a_non_finite_step_changes_no_weight_state_average_or_priority(
     if where == "gradient":
         assert math.isfinite(float(trainer.model.value_net[0].weight.detach().sum()))
     assert_identical(before, snapshot(trainer))
-    assert (trainer.skips.total, trainer.skips.in_a_row) == (1, 1)
+    assert (trainer.counters.skips.total, trainer.counters.skips.in_a_row) == (1, 1)
 
 
 def test_a_skipped_step_undoes_what_the_forward_pass_did_to_the_buffers(tmp_path, monkeypatch):
@@ -111,13 +111,14 @@ def test_a_skipped_step_undoes_what_the_forward_pass_did_to_the_buffers(tmp_path
 def test_skips_are_counted_and_the_run_stops_after_the_limit_in_a_row(tmp_path, monkeypatch):
     lines = []
     trainer = make_trainer(tmp_path, ["train.max_skipped_steps=3"], log=lines.append)
+    lines.clear()  # the trainer's first lines, on how it runs the networks
     trainer.replay.add_game(make_record(6))
-    trainer.transitions_loaded = 6
+    trainer.counters.transitions_loaded = 6
     trainer.train_step()
     poisoned_loss(monkeypatch, "loss")
     with pytest.raises(TrainingDiverged, match="3 steps in a row"):
         trainer.run(steps=10)
-    assert trainer.step == 1 and trainer.skips.total == 3
+    assert trainer.step == 1 and trainer.counters.skips.total == 3
     assert len(lines) == 2  # the first skip of the streak, then the line of the stop's finally
     # The run's finally wrote the last finite weights, as step 1.
     ((step, _),) = list_checkpoints(tmp_path / "checkpoints")
@@ -133,7 +134,8 @@ def test_a_finite_step_after_skips_resets_the_streak(tmp_path, monkeypatch):
         trainer.train_step()
         trainer.train_step()
     assert trainer.train_step() is not None
-    assert (trainer.skips.total, trainer.skips.in_a_row, trainer.step) == (2, 0, 1)
+    skips = trainer.counters.skips
+    assert (skips.total, skips.in_a_row, trainer.step) == (2, 0, 1)
 
 
 def test_weight_decay_shrinks_each_weight_by_one_minus_lr_times_decay_per_step(tmp_path):
@@ -165,13 +167,13 @@ def test_games_refilled_on_resume_buy_no_training_steps(tmp_path):
         save_game(make_record(20), tmp_path / "games", f"20260101-00000{i}-w00-0000000{i}")
     resumed = make_trainer(tmp_path, resume=True)
     assert resumed.replay.num_transitions == 60  # the refill is in replay ...
-    assert resumed.transitions_loaded == 0  # ... but buys nothing
+    assert resumed.counters.transitions_loaded == 0  # ... but buys nothing
     assert not resumed.can_train()
     save_game(make_record(4), tmp_path / "games", "20260101-000010-w00-00000010")
     resumed._add(resumed.loader.poll())  # a new game buys replay_ratio x its moves
-    assert resumed.transitions_loaded == 4
+    assert resumed.counters.transitions_loaded == 4
     assert resumed.can_train()
-    resumed.steps_done = int(resumed.config.train.replay_ratio * 4)
+    resumed.counters.steps_done = int(resumed.config.train.replay_ratio * 4)
     assert not resumed.can_train()
 
 
@@ -184,8 +186,8 @@ def test_a_checkpoint_with_non_finite_weights_is_never_written(tmp_path):
     assert list_checkpoints(tmp_path / "checkpoints") == []
     lines = []
     trainer.log = lines.append
-    trainer.acting_model = None
-    trainer.step = 7
+    trainer.nets.acting_model = None
+    trainer.counters.step = 7
     trainer.save()  # the trainer logs it and writes nothing
     assert list_checkpoints(tmp_path / "checkpoints") == []
     assert "policy_net.0.weight" in lines[0]

@@ -1,0 +1,228 @@
+"""Mixed precision, channels_last and how the trainer chooses them.
+
+The tolerances of mixed precision were set before the test was first run, from bfloat16's 8
+significant bits (a relative rounding of 2^-9, about 0.2%, per operation): the loss within 1% of
+float32, each loss term within 2% (or 0.01 absolute, for terms near zero), and the gradient, as
+one vector over all weights, within 5% relative L2 distance of float32's. A silently disabled
+autocast would pass those, so the test also requires the encoder's output to be bfloat16.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, make_record
+
+from muzero_lite import acceleration
+from muzero_lite.acceleration import choose_precision
+from muzero_lite.config import load_config
+from muzero_lite.losses import muzero_loss
+from muzero_lite.paths import DataDirs
+from muzero_lite.replay import Batch
+from muzero_lite.trainer import Trainer
+from networks import Architecture, MuZeroNet
+
+LOSS_RTOL, TERM_RTOL, TERM_ATOL, GRADIENT_RTOL = 1e-2, 2e-2, 1e-2, 5e-2
+PIXELS = Architecture((36, 36), 5, 2, True, 16, 1, 0, 32, 10)  # a small Mario-like network
+
+
+def pixel_batch(arch: Architecture, size: int = 16, unroll: int = 3) -> Batch:
+    """A fixed batch of random frames and targets (seeded)."""
+    rng = np.random.default_rng(0)
+    policies = rng.random((size, unroll + 1, arch.num_actions)).astype(np.float32)
+    return Batch(
+        observations=rng.integers(0, 256, (size, arch.stack, *arch.observation_shape), np.uint8),
+        prev_actions=rng.integers(-1, arch.num_actions, (size, arch.stack)),
+        actions=rng.integers(0, arch.num_actions, (size, unroll)),
+        target_values=rng.normal(0, 3, (size, unroll + 1)).astype(np.float32),
+        target_rewards=rng.normal(0, 1, (size, unroll + 1)).astype(np.float32),
+        target_policies=policies / policies.sum(-1, keepdims=True),
+        policy_mask=np.ones((size, unroll + 1), np.float32),
+        value_mask=np.ones((size, unroll + 1), np.float32),
+        weights=rng.uniform(0.5, 1, size).astype(np.float32),
+        leaf_indices=np.arange(size),
+    )
+
+
+def trained_for_a_while(arch: Architecture) -> MuZeroNet:
+    """A network with non-zero value and reward heads (new ones predict exactly 0)."""
+    torch.manual_seed(0)
+    model = MuZeroNet(arch).train()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+def loss_and_gradient(model: MuZeroNet, batch: Batch, precision: torch.dtype):
+    model = copy.deepcopy(model)  # the BatchNorm statistics of one pass do not reach the next
+    loss = muzero_loss(model, batch, exploration_fraction=0.1, precision=precision)
+    loss.total.backward()
+    gradient = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    return loss, gradient
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def test_bfloat16_loss_and_gradient_stay_within_the_stated_tolerance_of_float32(channels_last):
+    model = trained_for_a_while(PIXELS)
+    if channels_last:
+        model.use_channels_last()
+    batch = pixel_batch(PIXELS)
+    reference, reference_gradient = loss_and_gradient(model, batch, torch.float32)
+    mixed, gradient = loss_and_gradient(model, batch, torch.bfloat16)
+
+    expected_total = float(reference.total.detach())
+    assert float(mixed.total.detach()) == pytest.approx(expected_total, rel=LOSS_RTOL)
+    for term in ("value", "reward", "policy", "exploration"):
+        expected = getattr(reference, term)
+        assert getattr(mixed, term) == pytest.approx(expected, rel=TERM_RTOL, abs=TERM_ATOL)
+    distance = float((gradient - reference_gradient).norm() / reference_gradient.norm())
+    assert distance < GRADIENT_RTOL
+    assert distance > 0  # the two really differ: bfloat16 did run
+    assert mixed.total.dtype == torch.float32  # the losses themselves are float32
+
+
+def test_the_encoder_really_runs_in_bfloat16_under_mixed_precision():
+    model = trained_for_a_while(PIXELS).use_channels_last()
+    seen = []
+    model.representation.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    model.dynamics_net.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    muzero_loss(model, pixel_batch(PIXELS), exploration_fraction=0.1, precision=torch.bfloat16)
+    assert seen and set(seen) == {torch.bfloat16}
+    seen.clear()
+    muzero_loss(model, pixel_batch(PIXELS), exploration_fraction=0.1)
+    assert set(seen) == {torch.float32}
+
+
+def test_channels_last_computes_the_same_numbers_in_another_memory_layout():
+    model = trained_for_a_while(PIXELS)
+    batch = pixel_batch(PIXELS)
+    reference, reference_gradient = loss_and_gradient(model, batch, torch.float32)
+    laid_out = copy.deepcopy(model).use_channels_last()
+    weight = laid_out.representation.net[0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    loss, gradient = loss_and_gradient(laid_out, batch, torch.float32)
+    assert float(loss.total.detach()) == pytest.approx(float(reference.total.detach()), rel=1e-5)
+    torch.testing.assert_close(gradient, reference_gradient, rtol=1e-4, atol=1e-5)
+
+
+def test_vector_networks_ignore_channels_last():
+    arch = Architecture((4,), 2, 1, False, 0, 0, 8, 8, 5)
+    model = MuZeroNet(arch).use_channels_last()
+    assert not model.channels_last
+
+
+def timings(float32_s: float, bfloat16_s: float):
+    calls = []
+
+    def time_pass(dtype: torch.dtype) -> float:
+        calls.append(dtype)
+        return float32_s if dtype == torch.float32 else bfloat16_s
+
+    return time_pass, calls
+
+
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+
+
+@pytest.mark.parametrize(
+    "name, device, has_bf16, float32_s, bfloat16_s, expected",
+    [
+        ("float32", CPU, True, 0.1, 0.01, torch.float32),
+        ("auto", CPU, False, 0.1, 0.01, torch.float32),  # no bf16 instructions: never measured
+        ("auto", CPU, True, 0.1, 0.05, torch.bfloat16),  # measured 2x
+        ("auto", CPU, True, 0.1, 0.095, torch.float32),  # measured 1.05x: not worth it
+        ("auto", CPU, True, 0.002, 0.0001, torch.float32),  # too short a pass to choose by
+        ("bfloat16", CPU, True, 0.1, 0.2, torch.bfloat16),  # asked for, even if slower
+        ("bfloat16", CPU, False, 0.1, 0.01, torch.float32),  # falls back
+        ("float16", CPU, True, 0.1, 0.01, torch.float32),  # CUDA only
+        ("auto", CUDA, True, 0.1, 0.2, torch.bfloat16),
+        ("auto", CUDA, False, 0.1, 0.2, torch.float16),
+        ("float16", CUDA, True, 0.1, 0.2, torch.float16),
+    ],
+)
+def test_precision_choice(monkeypatch, name, device, has_bf16, float32_s, bfloat16_s, expected):
+    monkeypatch.setattr(acceleration, "cpu_has_bf16", lambda: has_bf16)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: has_bf16)
+    time_pass, calls = timings(float32_s, bfloat16_s)
+    dtype, why = choose_precision(name, device, time_pass)
+    assert dtype == expected and why
+    measured = name == "auto" and device.type == "cpu" and has_bf16
+    assert bool(calls) == measured
+
+
+def cartpole_trainer(tmp_path, settings=(), log=lambda line: None) -> Trainer:
+    settings = [
+        "train.batch_size=8", "train.warmup_transitions=1", "network.hidden_size=8",
+        "network.head_size=8", "network.support_size=5", *settings,
+    ]  # fmt: skip
+    config = load_config(REPO / "configs/cartpole.toml", settings)
+    trainer = Trainer(config, DataDirs(tmp_path), resume=False, log=log)
+    trainer.replay.add_game(make_record(6))
+    return trainer
+
+
+def test_the_trainer_says_first_which_precision_memory_format_and_compilation_it_uses(tmp_path):
+    lines = []
+    trainer = cartpole_trainer(tmp_path, log=lines.append)
+    assert lines[:2] == trainer.accel.lines()
+    assert trainer.accel.dtype == torch.float32  # a vector network's pass is far too short
+    assert not trainer.accel.channels_last and not trainer.accel.compiled
+
+
+def test_measuring_the_precision_changes_nothing_in_the_network(tmp_path):
+    model = trained_for_a_while(PIXELS)
+    before = copy.deepcopy(model.state_dict())
+    acceleration.time_representation(model, torch.bfloat16, 4, CPU, repeats=1)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_a_float16_overflow_is_undone_and_not_counted_as_a_non_finite_step(tmp_path, monkeypatch):
+    trainer = cartpole_trainer(tmp_path)
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)  # as float16 would have
+    weights = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    priorities = trainer.replay.priorities(np.arange(6))
+
+    original = torch.Tensor.backward
+
+    def overflowing_backward(self, *args, **kwargs):  # scaled gradients that overflow
+        original(self * float("inf"), *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "backward", overflowing_backward)
+    assert trainer.train_step() is None
+    monkeypatch.undo()
+    assert (trainer.counters.overflows, trainer.counters.skips.total, trainer.step) == (1, 0, 0)
+    assert trainer.scaler.get_scale() == 2.0**15  # halved
+    for name, value in trainer.model.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+    np.testing.assert_array_equal(trainer.replay.priorities(np.arange(6)), priorities)
+    assert trainer.train_step() is not None and trainer.step == 1
+
+
+def test_the_gpu_config_loads_unmodified_and_trains_a_step_on_the_cpu(tmp_path):
+    config = load_config(
+        REPO / "configs/mario-gpu.toml", ["train.device=cpu", "train.batch_size=4"]
+    )
+    trainer = Trainer(config, DataDirs(tmp_path), resume=False, log=lambda line: None)
+    arch = trainer.model.arch
+    rng = np.random.default_rng(0)
+    length = 12
+    policies = np.full((length, arch.num_actions), 1 / arch.num_actions, np.float32)
+    from muzero_lite.games import GameRecord
+
+    trainer.replay.add_game(
+        GameRecord(
+            observations=rng.integers(0, 256, (length + 1, *arch.observation_shape), np.uint8),
+            actions=rng.integers(0, arch.num_actions, length),
+            rewards=np.ones(length, np.float32),
+            policies=policies,
+            root_values=np.zeros(length + 1, np.float32),
+            terminated=True,
+            truncated=False,
+        )
+    )
+    loss = trainer.train_step()
+    assert loss is not None and trainer.step == 1 and np.isfinite(float(loss.total.detach()))
