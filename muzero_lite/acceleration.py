@@ -13,7 +13,9 @@ Self-play inference stays in float32 (DESIGN section 7: workers make small batch
 """
 
 import contextlib
+import importlib.util
 import platform
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,9 +62,7 @@ class Acceleration:
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The context the network passes run in (a no-op in float32)."""
-        if not self.mixed:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+        return autocast(self.device, self.dtype)
 
     def grad_scaler(self) -> torch.amp.GradScaler:
         """A loss scaler, active for float16 only (bfloat16 has float32's range)."""
@@ -78,29 +78,40 @@ class Acceleration:
 
 
 def accelerate(
-    model: MuZeroNet,
-    *,
-    device: torch.device,
-    precision: str,
-    channels_last: bool,
-    compile: bool,
-    batch_size: int,
+    model: MuZeroNet, *, device: torch.device, precision: str, compile: bool, batch_size: int
 ) -> Acceleration:
-    """Choose the precision, set the memory format and compile `model` in place, as configured.
-
-    Channels-last applies to pixel networks only. Compiling changes no weight names, so
-    checkpoints load either way.
-    """
-    pixels = model.arch.pixels
-    if channels_last and pixels:
-        model.use_channels_last()
+    """Choose the precision and compile `model` in place, as configured; its memory format was
+    set when it was made (`MuZeroNet.use_channels_last`). Compiling changes no weight names, so
+    checkpoints load either way."""
     dtype, why = choose_precision(
         precision, device, lambda dtype: time_representation(model, dtype, batch_size, device)
     )
-    if compile:
+    compiled = False
+    if compile and (problem := compile_problem(device)) is None:
         for name in COMPILED_PARTS:
             getattr(model, name).compile()
-    return Acceleration(device, dtype, why, channels_last and pixels, compile)
+        compiled = True
+    elif compile:
+        why += f"; not compiled: {problem}"
+    return Acceleration(device, dtype, why, model.channels_last, compiled)
+
+
+def compile_problem(device: torch.device) -> str | None:
+    """Why torch.compile cannot run on `device` here, or None."""
+    if device.type == "cuda":
+        if importlib.util.find_spec("triton") is None:
+            return "Triton is not installed"
+        return None
+    if not any(shutil.which(name) for name in ("c++", "g++", "clang++", "cl")):
+        return "no C++ compiler on the PATH"
+    return None
+
+
+def autocast(device: torch.device | str, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """Autocast to `dtype` on the device's type; a no-op for float32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
 def choose_precision(
@@ -158,18 +169,18 @@ def time_representation(
     """
     arch = model.arch
     shape = (batch_size, arch.stack, *arch.observation_shape)
+    rng = torch.Generator(device).manual_seed(0)  # random inputs, the global stream untouched
     observations = (
-        torch.randint(0, 256, shape, dtype=torch.uint8, device=device)
+        torch.randint(0, 256, shape, dtype=torch.uint8, device=device, generator=rng)
         if arch.pixels
-        else torch.randn(shape, device=device)
+        else torch.randn(shape, device=device, generator=rng)
     )
     prev_actions = torch.zeros(batch_size, arch.stack, dtype=torch.long, device=device)
     buffers = [b.clone() for b in model.buffers()]
-    context = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
-        with context:
+        with autocast(device, dtype):
             hidden = model.represent(observations, prev_actions)
         hidden.float().sum().backward()
         if device.type == "cuda":

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from muzero_lite.acceleration import autocast
 from muzero_lite.replay.buffer import Batch
 from networks import MuZeroNet, Prediction, scalar_to_support, support_to_scalar
 
@@ -87,7 +88,7 @@ def muzero_loss(
     t = {name: torch.as_tensor(getattr(batch, name), device=device) for name in _BATCH_FIELDS}
     support = model.arch.support_size
     size, unroll = t["actions"].shape
-    with _autocast(device, precision):
+    with autocast(device, precision):
         out, states, reward_logits = _unroll(model, t)
         observed = _observed_hidden(model, batch, device) if consistency_weight > 0 else None
     value_logits = out.value.float().unflatten(0, (size, unroll + 1))  # [B, K+1, 2S+1]
@@ -158,12 +159,6 @@ def _unroll(
         reward_inputs = torch.stack(inputs, dim=1).flatten(0, 1)  # [B*K, *hidden_shape]
         reward_logits = model.reward(reward_inputs, t["actions"].flatten())
     return out, states, reward_logits
-
-
-def _autocast(device: torch.device | str, precision: torch.dtype):
-    """Autocast to `precision` on the device's type; a no-op for float32."""
-    kind = torch.device(device).type
-    return torch.autocast(kind, dtype=precision, enabled=precision != torch.float32)
 
 
 @torch.no_grad()

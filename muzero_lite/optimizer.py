@@ -57,3 +57,7 @@ def restore_optimizer(
         groups.append({**settings, "params": list(range(first, first + count))})
         first += count
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+    for p, values in optimizer.state.items():  # a checkpoint of another memory format (fused
+        for key, value in values.items():  # kernels walk raw memory): moments laid out as p
+            if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                values[key] = torch.empty_like(p).copy_(value)

@@ -82,6 +82,8 @@ class Trainer:
         env.close()
         self.nets = Networks.create(arch, tc, self.device, seed)
         self.optimizer = make_optimizer(self.model, tc)
+        self.accel = self._accelerate()
+        self.scaler = self.accel.grad_scaler()
         self.replay = ReplayBuffer(
             capacity_transitions=tc.replay_capacity,
             alpha=tc.priority_alpha,
@@ -98,9 +100,6 @@ class Trainer:
         if resume:
             self.counters.env_steps = int(self.metrics.last("charts/env_steps") or 0)
         self.counters.step = self.counters.saved_step = self._restore(resume)
-        self.nets.add_target(tc)
-        self.accel = self._accelerate()
-        self.scaler = self.accel.grad_scaler()
         self.last_plot = time.monotonic()
 
     @property
@@ -114,19 +113,16 @@ class Trainer:
         return self.counters.step
 
     def _accelerate(self) -> Acceleration:
-        """Precision, memory format and compilation as train.* says; logs what it chose."""
+        """Precision and compilation as train.* says; logs them with the memory format."""
         tc = self.config.train
         accel = accelerate(
             self.model,
             device=self.device,
             precision=tc.precision,
-            channels_last=tc.channels_last,
             compile=tc.compile,
             batch_size=tc.batch_size,
         )
-        for copy_ in (self.nets.acting_model, self.nets.target_model):
-            if copy_ is not None and accel.channels_last:
-                copy_.use_channels_last()
+        self.compile_logged = not accel.compiled
         for line in accel.lines():
             self.log(line)
         return accel
@@ -155,8 +151,9 @@ class Trainer:
         if changed := changed_settings(state.get("config", {}), self.config.to_dict()):
             self.log(f"[train] settings changed since step {state['step']}: {changed}")
         self.model.load_state_dict(state.get("trained_model", state["model"]))
-        if self.nets.acting_model is not None:
-            self.nets.acting_model.load_state_dict(state["model"])
+        self.nets.follow(state)
+        if self.scaler.is_enabled() and "grad_scaler" in state:
+            self.scaler.load_state_dict(state["grad_scaler"])
         if "optimizer" in state:  # checkpoints before the setting decayed everything
             saved_train = state.get("config", {}).get("train", {})
             decay_all = saved_train.get("decay_biases_and_norms", True)
@@ -228,12 +225,13 @@ class Trainer:
             return self._skip("loss", buffers)
         self.scaler.scale(loss.total).backward()
         self.scaler.unscale_(self.optimizer)  # no-op unless float16
-        if self.counters.steps_done == 0 and self.accel.compiled:
+        if not self.compile_logged:
             self.log(f"[train] compiled in {time.perf_counter() - started:.1f} s (first step)")
+            self.compile_logged = True
         if not gradients_finite(self.model, tc.max_grad_norm):
-            if self.scaler.is_enabled() and self.scaler.get_scale() >= 1.0:
-                return self._overflow(buffers)
-            return self._skip("gradient", buffers)
+            overflow = self.scaler.is_enabled() and self.scaler.get_scale() >= 1.0
+            self.scaler.update()  # every unscale_ needs one; after an overflow, halves the scale
+            return self._overflow(buffers) if overflow else self._skip("gradient", buffers)
         self.counters.skips.in_a_row = 0
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -253,10 +251,9 @@ class Trainer:
 
     def _overflow(self, buffers: list[torch.Tensor]) -> None:
         """A float16 step whose scaled gradients overflowed: undone like a skip, not counted as
-        one; the scaler halves its scale."""
+        one (the scaler has halved its scale)."""
         self.optimizer.zero_grad(set_to_none=True)
         restore_buffers(self.model, buffers)
-        self.scaler.update()
         self.counters.overflows += 1
 
     def _fresh_value_targets(self, batch: Batch) -> Batch:
@@ -278,6 +275,8 @@ class Trainer:
 
         Returns False, writing nothing, when a weight is not finite (one log line says which)."""
         extra = {}
+        if self.scaler.is_enabled():  # float16: a resume goes on at the scale reached
+            extra["grad_scaler"] = self.scaler.state_dict()
         if self.nets.acting_model is not None:  # the workers play the average, training goes on
             extra["trained_model"] = self.model.state_dict()
         try:
@@ -369,6 +368,7 @@ class Trainer:
             f"reward {loss.reward:.3f} "
             f"policy {loss.policy:.3f} expl {loss.exploration:.3f} | {steps_per_s:.1f} steps/s"
             + (f" | skipped {self.counters.skips.total}" if self.counters.skips.total else "")
+            + (f" | fp16 overflows {self.counters.overflows}" if self.counters.overflows else "")
         )
 
 

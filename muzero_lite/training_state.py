@@ -16,24 +16,33 @@ class Networks:
 
     model: MuZeroNet  # trained by the optimizer
     acting_model: MuZeroNet | None  # moving average checkpoints hand out (train.ema_decay > 0)
-    target_model: MuZeroNet | None = None  # what fresh bootstraps read (train.bootstrap)
+    target_model: MuZeroNet | None  # what fresh bootstraps read (train.bootstrap = "fresh")
 
     @classmethod
     def create(cls, arch: Architecture, tc: TrainConfig, device: torch.device, seed: int):
+        """New networks on `device`, pixel ones laid out channels_last when tc asks; the copies
+        are made here, before an optimizer state (which shares its parameters' layout) or a
+        compilation exists, and take the trained weights again after a resume (`follow`)."""
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             model = MuZeroNet(arch).to(device).train()
-        return cls(model, frozen_copy(model) if tc.ema_decay > 0 else None)
+        if tc.channels_last:
+            model.use_channels_last()
+        acting = frozen_copy(model) if tc.ema_decay > 0 else None
+        return cls(model, acting, frozen_copy(model) if tc.bootstrap == "fresh" else None)
 
     @property
     def checkpointed(self) -> MuZeroNet:
         """The weights a checkpoint hands the workers: the average when there is one."""
         return self.model if self.acting_model is None else self.acting_model
 
-    def add_target(self, tc: TrainConfig) -> None:
-        """The target network of fresh bootstraps, a copy of the (restored) trained weights."""
-        if tc.bootstrap == "fresh":
-            self.target_model = frozen_copy(self.model)
+    def follow(self, state: dict) -> None:
+        """After a resume: the average takes the checkpoint's acting weights `state["model"]`,
+        the target the trained ones."""
+        if self.acting_model is not None:
+            self.acting_model.load_state_dict(state["model"])
+        if self.target_model is not None:
+            self.target_model.load_state_dict(self.model.state_dict())
 
     def after_step(self, step: int, tc: TrainConfig) -> None:
         """Move the average one step towards the trained weights; refresh the target when due."""

@@ -35,7 +35,10 @@ def scalar_to_support(x: torch.Tensor, support_size: int) -> torch.Tensor:
 
 
 def support_to_scalar(logits: torch.Tensor, support_size: int) -> torch.Tensor:
-    """Mean of softmax(logits) over -S..S, mapped back with h^-1: [..., 2S + 1] -> [...]."""
+    """Mean of softmax(logits) over -S..S, mapped back with h^-1: [..., 2S + 1] -> [...].
+
+    In float32 at least (logits of a lower precision are cast up): h^-1 squares its argument."""
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
     support = torch.arange(
         -support_size, support_size + 1, dtype=logits.dtype, device=logits.device
     )

@@ -202,7 +202,7 @@ def test_a_float16_overflow_is_undone_and_not_counted_as_a_non_finite_step(tmp_p
     assert trainer.train_step() is not None and trainer.step == 1
 
 
-def test_the_gpu_config_loads_unmodified_and_trains_a_step_on_the_cpu(tmp_path):
+def test_the_gpu_config_trains_a_step_on_the_cpu_with_only_device_and_batch_overridden(tmp_path):
     config = load_config(
         REPO / "configs/mario-gpu.toml", ["train.device=cpu", "train.batch_size=4"]
     )
@@ -226,3 +226,62 @@ def test_the_gpu_config_loads_unmodified_and_trains_a_step_on_the_cpu(tmp_path):
     )
     loss = trainer.train_step()
     assert loss is not None and trainer.step == 1 and np.isfinite(float(loss.total.detach()))
+
+
+def test_adam_moments_of_a_contiguous_checkpoint_take_a_channels_last_parameters_layout():
+    from muzero_lite.config import TrainConfig
+    from muzero_lite.optimizer import make_optimizer, restore_optimizer
+
+    model = trained_for_a_while(PIXELS)
+    optimizer = make_optimizer(model, TrainConfig())
+    muzero_loss(model, pixel_batch(PIXELS), exploration_fraction=0.1).total.backward()
+    optimizer.step()
+    saved = copy.deepcopy(optimizer.state_dict())
+
+    def one_more_step(net, opt):
+        opt.zero_grad()
+        muzero_loss(net, pixel_batch(PIXELS), exploration_fraction=0.1).total.backward()
+        opt.step()
+        return {k: v.clone() for k, v in net.state_dict().items()}
+
+    laid_out = copy.deepcopy(model).use_channels_last()
+    resumed = make_optimizer(laid_out, TrainConfig())
+    restore_optimizer(resumed, laid_out, saved, saved_decay_all=True)
+    for p, state in resumed.state.items():
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert state[key].stride() == p.stride(), key
+    expected = one_more_step(model, optimizer)
+    for name, value in one_more_step(laid_out, resumed).items():
+        torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-5)
+
+
+def test_a_non_finite_gradient_below_scale_one_is_a_skip_and_the_next_step_runs(tmp_path):
+    trainer = cartpole_trainer(tmp_path)
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=0.5)  # fp16 after many overflows
+    with torch.no_grad():
+        trainer.model.value_net[0].weight[0, 0] = float("inf")  # every gradient now non-finite
+    assert trainer.train_step() is None
+    assert (trainer.counters.overflows, trainer.counters.skips.total) == (0, 1)
+    with torch.no_grad():
+        trainer.model.value_net[0].weight[0, 0] = 0.0
+    assert trainer.train_step() is not None and trainer.step == 1  # unscale_ may run again
+
+
+def test_fresh_value_targets_under_bfloat16_stay_close_to_float32(tmp_path, monkeypatch):
+    """The categorical transform of the target network's values runs in float32 even under
+    autocast: the values within 2% (or 0.05) of float32's, as the loss terms above."""
+    monkeypatch.setattr(acceleration, "cpu_has_bf16", lambda: True)
+    settings = ["train.bootstrap=fresh", "train.td_steps=2", "network.support_size=20"]
+    exact = cartpole_trainer(tmp_path / "a", [*settings, "train.precision=float32"])
+    mixed = cartpole_trainer(tmp_path / "b", [*settings, "train.precision=bfloat16"])
+    assert mixed.accel.dtype == torch.bfloat16
+    with torch.no_grad():  # values far from 0, where a bfloat16 transform would be way off
+        for trainer in (exact, mixed):
+            for p in trainer.nets.target_model.value_net.parameters():
+                p.copy_(torch.linspace(-0.4, 0.6, p.numel()).reshape(p.shape))
+    batch = exact.replay.sample(8, np.random.default_rng(0), 1.0, bootstrap_inputs=True)
+    expected = exact._fresh_value_targets(batch).target_values
+    assert np.abs(expected).max() > 5
+    np.testing.assert_allclose(
+        mixed._fresh_value_targets(batch).target_values, expected, rtol=2e-2, atol=5e-2
+    )
