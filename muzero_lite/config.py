@@ -190,8 +190,9 @@ class TrainConfig:
     channels_last: bool = True
     """Pixel networks keep activations [B, H, W, C] in memory, which convolutions run faster."""
     compile: bool = False
-    """torch.compile each network (needs a C++ compiler on a CPU, Triton on a GPU; the first
-    step then takes a while longer). BENCHMARKS.md says when it pays."""
+    """torch.compile the representation network (needs a C++ compiler on a CPU, Triton on a GPU;
+    without one, or if compiling fails, it runs as it is; the first step takes some seconds
+    longer). configs/mario.toml turns it on: BENCHMARKS.md has what it paid there."""
 
 
 @dataclass

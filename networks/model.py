@@ -104,18 +104,27 @@ class MuZeroNet(nn.Module):
     def represent(self, observations: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
         """[B, N, *obs_shape] observations, [B, N] previous actions (-1: none) -> hidden state."""
         if self.arch.pixels:
-            frames = observations if observations.dim() == 5 else observations.unsqueeze(-1)
-            b, n, hh, ww, cc = frames.shape  # [B, N, H, W, C] -> [B, H, W, N*C]
-            frames = frames.permute(0, 2, 3, 1, 4).reshape(b, hh, ww, n * cc).float() / 255.0
-            planes = (prev_actions.float() + 1) / self.arch.num_actions  # 0 means "no action"
-            planes = planes[:, None, None, :].expand(-1, hh, ww, -1)
-            x = torch.cat([frames, planes], dim=-1).permute(0, 3, 1, 2)  # channels_last
-            if not self.channels_last:
-                x = x.contiguous()
+            x = self._frames_and_actions(observations, prev_actions)
         else:
             one_hot = _one_hot(prev_actions, self.arch.num_actions)  # [B, N, A], zeros for -1
             x = torch.cat([observations.float(), one_hot], dim=-1).flatten(1)
         return _scale(self.representation(x))
+
+    def _frames_and_actions(
+        self, observations: torch.Tensor, prev_actions: torch.Tensor
+    ) -> torch.Tensor:
+        """The convolutional input [B, N*C + N, H, W]: the frames scaled to [0, 1], then one plane
+        per stacked state holding its previous action, (a + 1) / A (0: none); built directly in
+        the [B, H, W, C] memory layout when the network is channels_last."""
+        frames = observations if observations.dim() == 5 else observations.unsqueeze(-1)
+        b, n, hh, ww, cc = frames.shape  # [B, N, H, W, C]
+        planes = (prev_actions.float() + 1) / self.arch.num_actions  # [B, N]
+        if self.channels_last:  # joined along the last axis of [B, H, W, N*C + N]
+            frames = frames.permute(0, 2, 3, 1, 4).reshape(b, hh, ww, n * cc).float() / 255.0
+            planes = planes[:, None, None, :].expand(-1, hh, ww, -1)
+            return torch.cat([frames, planes], dim=-1).permute(0, 3, 1, 2)
+        frames = frames.permute(0, 1, 4, 2, 3).reshape(b, n * cc, hh, ww).float() / 255.0
+        return torch.cat([frames, planes[:, :, None, None].expand(-1, -1, hh, ww)], dim=1)
 
     def dynamics(
         self, hidden: torch.Tensor, action: torch.Tensor

@@ -285,3 +285,28 @@ def test_fresh_value_targets_under_bfloat16_stay_close_to_float32(tmp_path, monk
     np.testing.assert_allclose(
         mixed._fresh_value_targets(batch).target_values, expected, rtol=2e-2, atol=5e-2
     )
+
+
+def test_a_compiled_representation_computes_what_the_eager_one_does_under_the_same_names():
+    from torch._dynamo.utils import counters
+
+    from muzero_lite.acceleration import accelerate, compile_problem
+
+    if compile_problem(CPU) is not None:
+        pytest.skip(compile_problem(CPU))
+    eager = trained_for_a_while(PIXELS).use_channels_last()
+    compiled = copy.deepcopy(eager)
+    accel = accelerate(compiled, device=CPU, precision="float32", compile=True, batch_size=4)
+    assert accel.compiled and accel.channels_last
+    assert compiled.state_dict().keys() == eager.state_dict().keys()
+    batch = pixel_batch(PIXELS, size=4)
+    counters.clear()
+    results = []
+    for model in (eager, compiled):  # not copied: a copy would drop the compiled call
+        loss = muzero_loss(model, batch, exploration_fraction=0.1)
+        loss.total.backward()
+        gradient = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        results.append((float(loss.total.detach()), gradient))
+    assert counters["stats"]["unique_graphs"] >= 1  # dynamo really compiled a graph
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
+    torch.testing.assert_close(results[1][1], results[0][1], rtol=1e-3, atol=1e-4)
