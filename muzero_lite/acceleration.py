@@ -9,7 +9,8 @@
   in memory, the layout the convolution kernels of CPUs and GPUs prefer.
 - compilation (`train.compile`): torch.compile fuses the representation network's operations.
 
-Self-play inference stays in float32 (DESIGN section 7: workers make small batched calls).
+Self-play inference stays in float32: at a worker's batch sizes bfloat16 measured slower here
+(`bench/inference_precision.py`, BENCHMARKS.md).
 """
 
 import contextlib
