@@ -160,11 +160,15 @@ def fill_replay(trainer: Trainer, game_length: int, rng: np.random.Generator) ->
 def summarize(trainers: dict[str, Trainer], seconds: dict[str, list[float]], args) -> dict:
     """Per variant: samples/s of each round, their median, and the median per-round ratio to
     the first variant."""
+    rates_of = {
+        name: [config_batch(trainer) * args.steps / s for s in seconds[name]]
+        for name, trainer in trainers.items()
+    }
     baseline = next(iter(trainers))
     variants = {}
     for name, trainer in trainers.items():
-        rates = [config_batch(trainer) * args.steps / s for s in seconds[name]]
-        base_rates = [config_batch(trainers[baseline]) * args.steps / s for s in seconds[baseline]]
+        rates = rates_of[name]
+        ratios = [r / b for r, b in zip(rates, rates_of[baseline], strict=True)]
         variants[name] = {
             "precision": trainer.accel.precision,
             "precision_why": trainer.accel.why,
@@ -174,8 +178,8 @@ def summarize(trainers: dict[str, Trainer], seconds: dict[str, list[float]], arg
             "samples_per_s_rounds": rates,
             "samples_per_s": float(np.median(rates)),
             "train_steps_per_s": float(np.median(rates)) / config_batch(trainer),
-            "ratio_rounds": [r / b for r, b in zip(rates, base_rates, strict=True)],
-            "ratio": float(np.median([r / b for r, b in zip(rates, base_rates, strict=True)])),
+            "ratio_rounds": ratios,
+            "ratio": float(np.median(ratios)),
             "warm_up_s": trainer.warm_up_s,
         }
     first = next(iter(trainers.values()))

@@ -242,19 +242,21 @@ class Trainer:
         return loss
 
     def _skip(self, what: str, buffers: list[torch.Tensor]) -> None:
-        """Undo what the forward pass changed (BatchNorm statistics) and count the skip; too
-        many in a row raise TrainingDiverged."""
-        self.optimizer.zero_grad(set_to_none=True)
-        restore_buffers(self.model, buffers)
+        """Undo the step and count the skip; too many in a row raise TrainingDiverged."""
+        self._undo(buffers)
         if (line := self.counters.skips.count(self.step, what)) is not None:
             self.log(line)
 
     def _overflow(self, buffers: list[torch.Tensor]) -> None:
         """A float16 step whose scaled gradients overflowed: undone like a skip, not counted as
         one (the scaler has halved its scale)."""
+        self._undo(buffers)
+        self.counters.overflows += 1
+
+    def _undo(self, buffers: list[torch.Tensor]) -> None:
+        """Drop the gradients and put back what the forward pass changed (BatchNorm statistics)."""
         self.optimizer.zero_grad(set_to_none=True)
         restore_buffers(self.model, buffers)
-        self.counters.overflows += 1
 
     def _fresh_value_targets(self, batch: Batch) -> Batch:
         """The batch with value targets that bootstrap from the target network's values now."""

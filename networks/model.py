@@ -117,14 +117,13 @@ class MuZeroNet(nn.Module):
         per stacked state holding its previous action, (a + 1) / A (0: none); built directly in
         the [B, H, W, C] memory layout when the network is channels_last."""
         frames = observations if observations.dim() == 5 else observations.unsqueeze(-1)
-        b, n, hh, ww, cc = frames.shape  # [B, N, H, W, C]
+        b, n, hh, ww, cc = frames.shape  # [B, N, H, W, C] -> [B, N*C, H, W]
+        if self.channels_last:  # a view of the frames as they are, [B, H, W, N*C] in memory
+            frames = frames.permute(0, 2, 3, 1, 4).reshape(b, hh, ww, n * cc).permute(0, 3, 1, 2)
+        else:
+            frames = frames.permute(0, 1, 4, 2, 3).reshape(b, n * cc, hh, ww)
         planes = (prev_actions.float() + 1) / self.arch.num_actions  # [B, N]
-        if self.channels_last:  # joined along the last axis of [B, H, W, N*C + N]
-            frames = frames.permute(0, 2, 3, 1, 4).reshape(b, hh, ww, n * cc).float() / 255.0
-            planes = planes[:, None, None, :].expand(-1, hh, ww, -1)
-            return torch.cat([frames, planes], dim=-1).permute(0, 3, 1, 2)
-        frames = frames.permute(0, 1, 4, 2, 3).reshape(b, n * cc, hh, ww).float() / 255.0
-        return torch.cat([frames, planes[:, :, None, None].expand(-1, -1, hh, ww)], dim=1)
+        return self._with_planes(frames.float() / 255.0, planes)
 
     def dynamics(
         self, hidden: torch.Tensor, action: torch.Tensor
@@ -146,11 +145,16 @@ class MuZeroNet(nn.Module):
         one_hot = _one_hot(action, self.arch.num_actions).to(hidden.dtype)
         if not self.arch.pixels:
             return torch.cat([hidden, one_hot], dim=1)
-        if self.channels_last:  # joined along the last axis of [B, H, W, C]
-            planes = one_hot[:, None, None, :].expand(-1, *hidden.shape[-2:], -1)
-            return torch.cat([hidden.permute(0, 2, 3, 1), planes], dim=-1).permute(0, 3, 1, 2)
-        planes = one_hot[:, :, None, None].expand(-1, -1, *hidden.shape[-2:])
-        return torch.cat([hidden, planes], dim=1)
+        return self._with_planes(hidden, one_hot)
+
+    def _with_planes(self, x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """x [B, C, H, W] followed by one constant plane per column of values [B, P]:
+        [B, C + P, H, W], joined along the last axis of [B, H, W, C] when channels_last."""
+        side = x.shape[-2:]
+        if self.channels_last:
+            planes = values[:, None, None, :].expand(-1, *side, -1)
+            return torch.cat([x.permute(0, 2, 3, 1), planes], dim=-1).permute(0, 3, 1, 2)
+        return torch.cat([x, values[:, :, None, None].expand(-1, -1, *side)], dim=1)
 
     def predict(self, hidden: torch.Tensor, exploration: bool = True) -> Prediction:
         """The heads that read a hidden state. The exploration head reads it detached: its loss

@@ -31,14 +31,9 @@ class ReplayBuffer:
         discount: float,
         eps: float = 1e-3,
     ):
-        if capacity_transitions < 1 or stack < 1 or unroll_steps < 0 or td_steps < 1:
-            raise ValueError("need capacity >= 1, stack >= 1, unroll_steps >= 0, td_steps >= 1")
-        if alpha < 0 or eps < 0 or not 0 <= discount <= 1:
-            raise ValueError("need alpha >= 0, eps >= 0 and 0 <= discount <= 1")
-        self.capacity = capacity_transitions
-        self.alpha, self.eps = alpha, eps
-        self.stack, self.unroll_steps = stack, unroll_steps
-        self.td_steps, self.discount = td_steps, discount
+        if unroll_steps < 0 or td_steps < 1 or not 0 <= discount <= 1:
+            raise ValueError("need unroll_steps >= 0, td_steps >= 1 and 0 <= discount <= 1")
+        self.unroll_steps, self.td_steps, self.discount = unroll_steps, td_steps, discount
         self._storage = GameStorage(capacity_transitions, stack)
         self._sampler = PrioritySampler(capacity_transitions, alpha=alpha, eps=eps)
 
