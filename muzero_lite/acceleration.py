@@ -49,10 +49,6 @@ class Acceleration:
     compiled: bool  # torch.compile on the parts COMPILED_PARTS names
 
     @property
-    def mixed(self) -> bool:
-        return self.dtype != torch.float32
-
-    @property
     def precision(self) -> str:
         return next(name for name, dtype in PRECISIONS.items() if dtype == self.dtype)
 
