@@ -14,6 +14,11 @@ from muzero_lite.games import GameRecord, save_game
 REPO = Path(__file__).resolve().parent.parent
 # make_record's games record the env settings of configs/cartpole.toml: its trainers take them.
 CARTPOLE_ENV = load_config(REPO / "configs" / "cartpole.toml").env
+# A CartPole trainer small enough for unit tests: tiny networks, a batch of 8, no real warm-up.
+SMALL_TRAINER = [
+    "train.batch_size=8", "train.warmup_transitions=1", "network.hidden_size=8",
+    "network.head_size=8", "network.support_size=5",
+]  # fmt: skip
 
 
 def make_record(length: int = 3, num_actions: int = 2, terminated: bool = True) -> GameRecord:

@@ -12,7 +12,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_record
+from conftest import REPO, SMALL_TRAINER, make_record
 
 from muzero_lite import acceleration
 from muzero_lite.acceleration import choose_precision
@@ -153,11 +153,7 @@ def test_precision_choice(monkeypatch, name, device, has_bf16, float32_s, bfloat
 
 
 def cartpole_trainer(tmp_path, settings=(), log=lambda line: None) -> Trainer:
-    settings = [
-        "train.batch_size=8", "train.warmup_transitions=1", "network.hidden_size=8",
-        "network.head_size=8", "network.support_size=5", *settings,
-    ]  # fmt: skip
-    config = load_config(REPO / "configs/cartpole.toml", settings)
+    config = load_config(REPO / "configs/cartpole.toml", [*SMALL_TRAINER, *settings])
     trainer = Trainer(config, DataDirs(tmp_path), resume=False, log=log)
     trainer.replay.add_game(make_record(6))
     return trainer

@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from conftest import REPO, make_record
+from conftest import REPO, SMALL_TRAINER, make_record
 
 from muzero_lite.config import load_config
 from muzero_lite.paths import DataDirs
@@ -10,8 +10,7 @@ from muzero_lite.trainer import Trainer
 
 SETTINGS = [
     "train.bootstrap=fresh", "train.target_update_every=3", "train.td_steps=2",
-    "train.batch_size=8", "train.warmup_transitions=1", "network.hidden_size=8",
-    "network.head_size=8", "network.support_size=5", "selfplay.max_env_steps_per_train_step=0",
+    *SMALL_TRAINER, "selfplay.max_env_steps_per_train_step=0",
 ]  # fmt: skip
 
 

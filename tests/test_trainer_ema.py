@@ -1,17 +1,14 @@
 """Acting weights: checkpoints hand out a moving average of the trained ones (train.ema_decay)."""
 
 import torch
-from conftest import REPO, make_record
+from conftest import REPO, SMALL_TRAINER, make_record
 
 from muzero_lite.checkpoints import read_latest
 from muzero_lite.config import load_config
 from muzero_lite.paths import DataDirs
 from muzero_lite.trainer import Trainer
 
-SETTINGS = [
-    "train.ema_decay=0.75", "train.batch_size=8", "train.warmup_transitions=1",
-    "network.hidden_size=8", "network.head_size=8", "network.support_size=5",
-]  # fmt: skip
+SETTINGS = ["train.ema_decay=0.75", *SMALL_TRAINER]
 
 
 def make_trainer(tmp_path, settings=SETTINGS, resume=False) -> Trainer:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_record
+from conftest import REPO, SMALL_TRAINER, make_record
 
 from muzero_lite.checkpoints import list_checkpoints, read_latest, save_checkpoint
 from muzero_lite.config import ConfigError, load_config
@@ -16,10 +16,7 @@ from muzero_lite.losses import LossOutput
 from muzero_lite.paths import DataDirs
 from muzero_lite.trainer import Trainer
 
-SETTINGS = [
-    "train.ema_decay=0.75", "train.batch_size=8", "train.warmup_transitions=1",
-    "network.hidden_size=8", "network.head_size=8", "network.support_size=5",
-]  # fmt: skip
+SETTINGS = ["train.ema_decay=0.75", *SMALL_TRAINER]
 
 
 def make_trainer(tmp_path, settings=(), resume=False, log=lambda line: None) -> Trainer:
