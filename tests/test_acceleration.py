@@ -13,11 +13,14 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, SMALL_TRAINER, make_record
+from torch._dynamo.utils import counters
 
 from muzero_lite import acceleration
-from muzero_lite.acceleration import choose_precision
-from muzero_lite.config import load_config
+from muzero_lite.acceleration import accelerate, choose_precision, compile_problem
+from muzero_lite.config import TrainConfig, load_config
+from muzero_lite.games import GameRecord
 from muzero_lite.losses import muzero_loss
+from muzero_lite.optimizer import make_optimizer, restore_optimizer
 from muzero_lite.paths import DataDirs
 from muzero_lite.replay import Batch
 from muzero_lite.trainer import Trainer
@@ -207,8 +210,6 @@ def test_the_gpu_config_trains_a_step_on_the_cpu_with_only_device_and_batch_over
     rng = np.random.default_rng(0)
     length = 12
     policies = np.full((length, arch.num_actions), 1 / arch.num_actions, np.float32)
-    from muzero_lite.games import GameRecord
-
     trainer.replay.add_game(
         GameRecord(
             observations=rng.integers(0, 256, (length + 1, *arch.observation_shape), np.uint8),
@@ -225,8 +226,6 @@ def test_the_gpu_config_trains_a_step_on_the_cpu_with_only_device_and_batch_over
 
 
 def test_adam_moments_of_a_contiguous_checkpoint_take_a_channels_last_parameters_layout():
-    from muzero_lite.config import TrainConfig
-    from muzero_lite.optimizer import make_optimizer, restore_optimizer
 
     model = trained_for_a_while(PIXELS)
     optimizer = make_optimizer(model, TrainConfig())
@@ -284,9 +283,6 @@ def test_fresh_value_targets_under_bfloat16_stay_close_to_float32(tmp_path, monk
 
 
 def test_a_compiled_representation_computes_what_the_eager_one_does_under_the_same_names():
-    from torch._dynamo.utils import counters
-
-    from muzero_lite.acceleration import accelerate, compile_problem
 
     if compile_problem(CPU) is not None:
         pytest.skip(compile_problem(CPU))
