@@ -4,9 +4,14 @@ Pixels (Mario, or any env with HxWxC uint8 frames) go through Gymnasium's own wr
 with a max over the last two frames, grayscale, resize. Vector observations are used as float32,
 each feature times its `env.observation_scale` entry where one is set.
 Every episode is capped by a TimeLimit, which *truncates* (the value target bootstraps there).
-For Mario, a stage is sampled per episode from the config's list (one emulator per stage, kept).
+For Mario, a stage is sampled per episode from the config's list (one emulator per stage, kept),
+and `MarioTask` applies two task settings: `env.flag_bonus` is added to the reward of the step that
+reaches the flag, and after `env.no_progress_steps` agent steps without a new largest x_pos the
+game is truncated too (bootstrapped, like the step limit; `Environment.no_progress_steps`, which
+evaluation may set to 0 to play on).
 """
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -29,6 +34,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 MARIO_ID = re.compile(r"^SuperMarioBros(2)?-(v\d+|\w+-\d+-v\d+)$")
+MARIO_ONLY = ("stages", "flag_bonus", "no_progress_steps")  # EnvConfig fields for Mario alone
 GIF_MAX_HEIGHT = 160
 
 
@@ -47,14 +53,54 @@ def is_mario(env_id: str) -> bool:
     return MARIO_ID.match(env_id) is not None
 
 
+class MarioTask:
+    """Mario's task settings over one episode: the flag bonus and the no-progress truncation.
+
+    Progress is a new largest `x_pos` since the reset; a new (world, stage), which only the
+    full game reaches without a reset, counts as progress and restarts the largest x_pos from
+    its own. The bonus goes to the step whose info turns `flag_get` true, once per flag.
+    """
+
+    def __init__(self, flag_bonus: float):
+        self.flag_bonus = flag_bonus
+        self._stage: tuple[Any, Any] = (None, None)  # (world, stage) of the largest x_pos
+        self._best_x = 0
+        self._idle = 0  # agent steps since the last progress
+        self._flag = False  # the last step's flag_get
+
+    def reset(self, info: dict[str, Any]) -> None:
+        """Start counting from the position `info` (the reset's, after any noops) shows."""
+        self._stage = (info.get("world"), info.get("stage"))
+        self._best_x = info["x_pos"]
+        self._idle = 0
+        self._flag = bool(info.get("flag_get", False))
+
+    def step(self, step: Step, no_progress_steps: int) -> Step:
+        """`step` plus the flag bonus, and truncated if it ends `no_progress_steps` agent steps
+        without progress (0: never) and did not terminate."""
+        stage, x = (step.info.get("world"), step.info.get("stage")), step.info["x_pos"]
+        if stage != self._stage or x > self._best_x:
+            self._stage, self._best_x, self._idle = stage, x, 0
+        else:
+            self._idle += 1
+        flag = bool(step.info.get("flag_get", False))
+        bonus = self.flag_bonus if flag and not self._flag else 0.0
+        self._flag = flag
+        stalled = 0 < no_progress_steps <= self._idle and not step.terminated
+        return dataclasses.replace(
+            step, reward=step.reward + bonus, truncated=step.truncated or stalled
+        )
+
+
 class Environment:
     """One task for self-play, evaluation and benchmarks, built from an `EnvConfig`."""
 
     def __init__(self, config: EnvConfig):
         self.config = config
         self._envs: dict[str, gym.Env] = {}
-        if config.stages and not is_mario(config.id):
-            raise ConfigError(f"env.stages is for Super Mario Bros only, not {config.id!r}")
+        for name in MARIO_ONLY:
+            if getattr(config, name) and not is_mario(config.id):
+                raise ConfigError(f"env.{name} is for Super Mario Bros only, not {config.id!r}")
         for stage in config.stages:
             if not re.fullmatch(r"[1-8]-[1-4]", stage):
                 raise ConfigError(f"env.stages: {stage!r} is not a stage like '1-1' (worlds 1-8)")
@@ -64,6 +110,10 @@ class Environment:
         self.observation_shape: tuple[int, ...] = first.observation_space.shape
         self.env_id = self.stages[0]
         self._current = first
+        self._task = MarioTask(config.flag_bonus) if is_mario(config.id) else None
+        # Mario: truncate after this many agent steps without progress (0: never). Settable, read
+        # by every `step`: greedy evaluation sets 0 to play on.
+        self.no_progress_steps = config.no_progress_steps
 
     @property
     def stages(self) -> list[str]:
@@ -88,7 +138,8 @@ class Environment:
         """Start an episode of `env_id` (default: a random stage); first observation and info.
 
         `noops` steps of action 0 follow the reset (evaluation's random starts, which make
-        deterministic games such as Mario differ between episodes).
+        deterministic games such as Mario differ between episodes). They are not agent steps:
+        Mario's no-progress count starts after them, from the x_pos they reach.
         """
         ids = self.stages
         self.env_id = env_id if env_id is not None else ids[int(rng.integers(len(ids)))]
@@ -99,11 +150,16 @@ class Environment:
             if terminated or truncated:
                 obs, info = self._current.reset(seed=int(rng.integers(2**31)))
                 break
+        if self._task is not None:
+            self._task.reset(info)
         return _own(obs), info
 
     def step(self, action: int) -> Step:
         obs, reward, terminated, truncated, info = self._current.step(int(action))
-        return Step(_own(obs), float(reward), bool(terminated), bool(truncated), info)
+        step = Step(_own(obs), float(reward), bool(terminated), bool(truncated), info)
+        if self._task is not None:
+            step = self._task.step(step, self.no_progress_steps)
+        return step
 
     def render(self) -> np.ndarray:
         """The current screen as RGB uint8 [H, W, 3] for GIFs, halved while taller than 160."""

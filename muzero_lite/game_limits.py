@@ -16,7 +16,15 @@ from muzero_lite.config import EnvConfig
 from muzero_lite.npz import NPY_HEADER_BYTES
 
 # The EnvConfig fields that change what a game stores, recorded in its metadata ("env_settings").
-ENV_SETTINGS = ("actions", "frame_skip", "frame_size", "grayscale", "observation_scale")
+# Not env.no_progress_steps: it changes only where a game ends, which the game's flags record.
+ENV_SETTINGS = (
+    "actions",
+    "flag_bonus",
+    "frame_skip",
+    "frame_size",
+    "grayscale",
+    "observation_scale",
+)
 NUMBER_BYTES = 8  # the widest number a game may store (int64, float64)
 
 
@@ -77,6 +85,7 @@ class GameLimits:
 def env_settings(env: EnvConfig) -> dict[str, Any]:
     """The settings a game was played with that change what it stores, as its metadata records."""
     settings = {name: getattr(env, name) for name in ENV_SETTINGS}
+    settings["flag_bonus"] = float(env.flag_bonus)  # 500 from a TOML file records as 500.0
     settings["observation_scale"] = [float(x) for x in env.observation_scale]  # a copy
     return settings
 
@@ -84,13 +93,14 @@ def env_settings(env: EnvConfig) -> dict[str, Any]:
 def compared_settings(*, pixels: bool, mario: bool) -> tuple[str, ...]:
     """The recorded settings that must match for a game to fit a run of this kind.
 
-    Only those the env applies to its kind of observation (envs.make_env): frame settings for
-    pixels, observation_scale for vectors, actions for Mario. Another setting changes nothing
-    such a game holds, so comparing it would refuse good games: an old CartPole game, counted
-    as the defaults, under a config that happens to set frame_skip = 2.
+    Only those the env applies to its kind of game (envs.make_env, envs.MarioTask): frame
+    settings for pixels, observation_scale for vectors, actions and flag_bonus (in its rewards)
+    for Mario. Another setting changes nothing such a game holds, so comparing it would refuse
+    good games: an old CartPole game, counted as the defaults, under a config that happens to
+    set frame_skip = 2.
     """
     names = ("frame_skip", "frame_size", "grayscale") if pixels else ("observation_scale",)
-    return ("actions", *names) if mario else names
+    return ("actions", "flag_bonus", *names) if mario else names
 
 
 def settings_mismatch(metadata: dict[str, Any], expected: dict[str, Any]) -> str | None:

@@ -167,6 +167,7 @@ def test_games_record_the_env_settings_that_change_what_they_store(tmp_path):
                        record_frames=False)  # fmt: skip
     assert played.record.metadata["env_settings"] == {
         "actions": "simple",
+        "flag_bonus": 0.0,
         "frame_skip": 4,
         "frame_size": 84,
         "grayscale": True,

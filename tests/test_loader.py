@@ -503,7 +503,8 @@ def test_only_the_settings_that_change_what_a_game_stores_are_compared(tmp_path)
         "frame_skip": 2, "frame_size": 64, "grayscale": False
     }  # fmt: skip
     assert run_limits(EnvConfig(id="SuperMarioBros-1-1-v0", **unusual), FRAMES).env_settings == {
-        "actions": "complex", "frame_skip": 2, "frame_size": 64, "grayscale": False
+        "actions": "complex", "flag_bonus": 0.0, "frame_skip": 2, "frame_size": 64,
+        "grayscale": False,
     }  # fmt: skip
     path = save_game(make_record(), tmp_path, "g")  # CartPole: frame settings change nothing
     cartpole = EnvConfig(max_episode_steps=10, observation_scale=[1, 1, 10, 1], **unusual)
