@@ -1,7 +1,7 @@
 """Evaluate a checkpoint: greedy play, a table per stage, optional GIFs, and a JSON summary.
 
     python evaluate.py --config configs/mario.toml [--checkpoint latest|PATH] [--episodes 12]
-        [--gifs] [--noop-max 30] [--parallel N] [--json PATH]
+        [--gifs] [--noop-max 30] [--no-progress-steps N] [--parallel N] [--json PATH]
 
 Mario episodes cycle through the config's stages; other environments play their one task.
 """
@@ -41,6 +41,13 @@ def main() -> int:
         help="start each episode after 0..N no-op steps (Mario: 30)",
     )
     parser.add_argument(
+        "--no-progress-steps",
+        type=int,
+        default=0,
+        help="Mario: cut an episode after N steps without a new largest x_pos (default 0: "
+        "never; the training setting env.no_progress_steps is not applied unless given here)",
+    )
+    parser.add_argument(
         "--parallel",
         type=int,
         default=None,
@@ -53,6 +60,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.episodes < 1:
         parser.error("--episodes must be at least 1")
+    if args.no_progress_steps < 0:
+        parser.error("--no-progress-steps must be at least 0 (0: never)")
     if args.parallel is not None and args.parallel < 1:
         parser.error("--parallel must be at least 1")
     config = config_from(args)
@@ -81,6 +90,7 @@ def main() -> int:
         train_step=step,
         gif_dir=gif_dir,
         noop_max=args.noop_max,
+        no_progress_steps=args.no_progress_steps,
         parallel=args.parallel,
     )
     env.close()

@@ -1,12 +1,21 @@
 """Does it learn Mario? A trainer and workers on one stage, judged greedily against random play.
 
-    python bench/learn_mario.py [--stage 1-1] [--minutes 60] [--eval-every 10] [--json PATH]
+    python bench/learn_mario.py [--stage 1-1] [--minutes 60] [--eval-every 10] [--episodes 5]
+        [--final-episodes 20] [--noop-max 30] [--json PATH] [--csv PATH]
 
 First the random-action baseline plays the same preprocessed stage; then the trainer and workers
 run for `--minutes`, and every `--eval-every` minutes the newest checkpoint plays `--episodes`
-greedy episodes, each after 0..`--noop-max` no-op steps (Mario is deterministic: without them every
-greedy episode would be the same). The figures are mean and max x_pos, flag rate and return. The
-target for a 60-minute CPU run: mean greedy x_pos at least twice the random baseline's.
+greedy episodes, each after 0..`--noop-max` random no-op steps (Mario is deterministic: without
+them every greedy episode would be the same). Once the run has stopped, the final checkpoint
+plays `--final-episodes` greedy episodes, episode i after exactly i no-op steps, so no start is
+played twice; different starts may still converge on the same play, so the final block also
+counts the distinct trajectories (same actions and same outcome: one trajectory).
+
+Greedy episodes and the random baseline are played to the end: the no-progress truncation of
+training (env.no_progress_steps) is off for both. The figures are mean and max x_pos, flag rate
+and return; `first_flag_minutes` and `first_flag_env_steps` mark the first greedy evaluation
+(periodic or final, never a self-play game) in which any episode reached the flag. The target
+for a 60-minute CPU run: mean greedy x_pos at least twice the random baseline's.
 """
 
 import argparse
@@ -15,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,42 +35,67 @@ from common import write_json
 
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.cli import stop_on_signals
-from muzero_lite.config import load_config
+from muzero_lite.config import Config, load_config
 from muzero_lite.envs import Environment
-from muzero_lite.evaluation import evaluate
+from muzero_lite.evaluation import distinct_trajectories, evaluate
 from muzero_lite.launcher import start_run, stop_all
 from muzero_lite.monitor import RunMonitor
 from muzero_lite.paths import DataDirs
+from networks import MuZeroNet
 
 
 def random_baseline(env: Environment, episodes: int, noop_max: int, rng) -> list[dict]:
-    """Uniform random actions on the same preprocessed env, with the same no-op starts."""
+    """Uniform random actions on the same preprocessed env, with the same no-op starts, played
+    without the no-progress truncation (as greedy evaluation plays)."""
+    old_no_progress_steps, env.no_progress_steps = env.no_progress_steps, 0
     results = []
-    for _ in range(episodes):
-        _, info = env.reset(rng, noops=int(rng.integers(noop_max + 1)))
-        x_max, total, flag = info.get("x_pos", 0), 0.0, False
-        while True:
-            step = env.step(int(rng.integers(env.num_actions)))
-            total += step.reward
-            x_max = max(x_max, step.info.get("x_pos", 0))
-            flag = flag or bool(step.info.get("flag_get", False))
-            if step.terminated or step.truncated:
-                break
-        results.append({"x_pos_max": x_max, "return": total, "flag_get": flag})
+    try:
+        for _ in range(episodes):
+            _, info = env.reset(rng, noops=int(rng.integers(noop_max + 1)))
+            x_max, total, flag = info.get("x_pos", 0), 0.0, False
+            while True:
+                step = env.step(int(rng.integers(env.num_actions)))
+                total += step.reward
+                x_max = max(x_max, step.info.get("x_pos", 0))
+                flag = flag or bool(step.info.get("flag_get", False))
+                if step.terminated or step.truncated:
+                    break
+            results.append({"x_pos_max": x_max, "return": total, "flag_get": flag})
+    finally:
+        env.no_progress_steps = old_no_progress_steps
     return results
 
 
 def figures(results: list[dict]) -> dict:
     xs = [float(r["x_pos_max"]) for r in results]
+    flags = [bool(r["flag_get"]) for r in results]
     return {
+        "episodes": len(results),
+        "flags": sum(flags),
         "x_pos_mean": float(np.mean(xs)),
         "x_pos_max": float(np.max(xs)),
-        "flag_rate": float(np.mean([bool(r["flag_get"]) for r in results])),
+        "flag_rate": float(np.mean(flags)),
         "return_mean": float(np.mean([float(r["return"]) for r in results])),
     }
 
 
-def main() -> None:
+def first_flag(curve: list[dict[str, Any]]) -> tuple[float | None, int | None]:
+    """(minutes, env steps) of the first evaluation in which a greedy episode reached the flag;
+    (None, None) if none did."""
+    for row in curve:
+        if row["flags"] > 0:
+            return row["minutes"], row["env_steps"]
+    return None, None
+
+
+def final_noops(episodes: int, noop_max: int) -> list[int]:
+    """The final evaluation's starts: episode i after exactly i no-op steps, no count twice."""
+    if not 1 <= episodes <= noop_max + 1:
+        raise ValueError(f"final episodes must be 1..noop_max + 1 = {noop_max + 1}, not {episodes}")
+    return list(range(episodes))
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -71,7 +106,16 @@ def main() -> None:
     parser.add_argument(
         "--eval-every", type=float, default=10.0, help="minutes between evaluations"
     )
-    parser.add_argument("--episodes", type=int, default=5)
+    parser.add_argument(
+        "--episodes", type=int, default=5, help="greedy episodes per periodic evaluation"
+    )
+    parser.add_argument(
+        "--final-episodes",
+        type=int,
+        default=20,
+        help="greedy episodes of the final evaluation, episode i after exactly i no-op steps;\n"
+        "at most --noop-max + 1 (a repeated count would replay a game already played: an error)",
+    )
     parser.add_argument("--baseline-episodes", type=int, default=20)
     parser.add_argument("--noop-max", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1)
@@ -82,8 +126,17 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=Path("bench/results/learn_mario.csv"))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    stop_on_signals()  # Ctrl-C or SIGTERM still stops the trainer and workers
+    if not 1 <= args.final_episodes <= args.noop_max + 1:
+        parser.error(
+            f"--final-episodes must be 1..--noop-max + 1 = {args.noop_max + 1}: one episode "
+            "per distinct no-op count (raise --noop-max for more)"
+        )
+    return args
 
+
+def main() -> None:
+    args = parse_args()
+    stop_on_signals()  # Ctrl-C or SIGTERM still stops the trainer and workers
     overrides = [f"env.stages={args.stage}", *args.overrides]
     config = load_config(args.config, overrides)
     torch.set_num_threads(1)
@@ -95,7 +148,20 @@ def main() -> None:
     print(
         f"random baseline, {args.baseline_episodes} episodes in {seconds:.0f} s: " + _row(baseline)
     )
+    curve = train_and_evaluate(args, overrides, config, env, rng)
+    env.close()
+    report(args, baseline, curve)
 
+
+def train_and_evaluate(
+    args: argparse.Namespace,
+    overrides: list[str],
+    config: Config,
+    env: Environment,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """Run the trainer and workers for `--minutes`, evaluating periodically, then once more at
+    the end with distinct no-op starts; the curve, one row per evaluation, the final one last."""
     model = build_model(config, env)
     curve = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -106,24 +172,17 @@ def main() -> None:
             args.config, overrides, dirs.root, args.workers, args.seed, dirs.root / "logs"
         )
 
-        def point(minutes: float) -> None:
+        def point(minutes: float, kind: str, episodes: int, noop_max=0, noops=None) -> None:
             monitor.scan()
-            step = load_latest(dirs.checkpoints, model)
-            if step is None:
-                return
-            results = evaluate(
-                config, env, model, args.episodes, rng, train_step=step, noop_max=args.noop_max
+            row = evaluation_row(
+                config, env, model, dirs, rng, kind, episodes, noop_max=noop_max, noops=noops
             )
-            row = {
-                "minutes": minutes,
-                "env_steps": monitor.env_steps,
-                "train_steps": step,
-                **figures(results),
-            }
-            curve.append(row)
+            if row is None:
+                return
+            curve.append({"minutes": minutes, "env_steps": monitor.env_steps, **row})
             print(
-                f"[{minutes:6.1f} min] env steps {row['env_steps']:7d} | train steps {step:6d} | "
-                f"greedy {_row(row)}",
+                f"[{minutes:6.1f} min] env steps {monitor.env_steps:7d} | train steps "
+                f"{row['train_steps']:6d} | {kind} greedy {_row(row)}",
                 flush=True,
             )
 
@@ -131,17 +190,46 @@ def main() -> None:
             next_eval = args.eval_every
             while next_eval < args.minutes - 1e-9:
                 time.sleep(max(0.0, start + 60 * next_eval - time.monotonic()))
-                point((time.monotonic() - start) / 60)
+                minutes = (time.monotonic() - start) / 60
+                point(minutes, "periodic", args.episodes, noop_max=args.noop_max)
                 next_eval += args.eval_every
             time.sleep(max(0.0, start + 60 * args.minutes - time.monotonic()))
         finally:
             minutes = (time.monotonic() - start) / 60
             codes = stop_all(children)  # the trainer writes its final checkpoint
-        point(minutes)  # the final evaluation, with the machine to itself
+        noops = final_noops(args.final_episodes, args.noop_max)
+        point(minutes, "final", len(noops), noops=noops)  # with the machine to itself
         if any(codes.values()):
             print(f"warning: exit codes {codes}; logs in {dirs.root / 'logs'}")
-    env.close()
-    report(args, baseline, curve)
+    return curve
+
+
+def evaluation_row(
+    config: Config,
+    env: Environment,
+    model: MuZeroNet,
+    dirs: DataDirs,
+    rng: np.random.Generator,
+    kind: str,
+    episodes: int,
+    *,
+    noop_max: int = 0,
+    noops: list[int] | None = None,
+) -> dict[str, Any] | None:
+    """The newest checkpoint's figures over `episodes` greedy games, started after 0..noop_max
+    random no-ops or after noops[i] (as `evaluate` plays them); None before any checkpoint."""
+    step = load_latest(dirs.checkpoints, model)
+    if step is None:
+        return None
+    results = evaluate(
+        config, env, model, episodes, rng, train_step=step, noop_max=noop_max, noops=noops
+    )
+    return {
+        "eval": kind,
+        "train_steps": step,
+        **figures(results),
+        "distinct_trajectories": distinct_trajectories(results),
+    }
 
 
 def _row(figures: dict) -> str:
@@ -151,9 +239,11 @@ def _row(figures: dict) -> str:
     )
 
 
-def report(args, baseline: dict, curve: list[dict]) -> None:
-    final = curve[-1] if curve else None
+def report(args: argparse.Namespace, baseline: dict, curve: list[dict[str, Any]]) -> None:
+    """The final block, the curve as CSV and, with --json, everything as JSON."""
+    final = curve[-1] if curve and curve[-1]["eval"] == "final" else None
     ratio = final["x_pos_mean"] / baseline["x_pos_mean"] if final else None
+    flag_minutes, flag_env_steps = first_flag(curve)
     print()
     print(f"{'':22s} {'x_pos mean':>10s} {'x_pos max':>10s} {'flags':>6s}")
     print(f"{'random baseline':22s} {baseline['x_pos_mean']:10.0f} {baseline['x_pos_max']:10.0f} "
@@ -161,7 +251,16 @@ def report(args, baseline: dict, curve: list[dict]) -> None:
     if final:
         print(f"{'greedy, final':22s} {final['x_pos_mean']:10.0f} {final['x_pos_max']:10.0f} "
               f"{final['flag_rate']:6.0%}")  # fmt: skip
+        print(f"final: {final['episodes']} episodes after 0..{final['episodes'] - 1} no-ops, "
+              f"{final['distinct_trajectories']} distinct trajectories, "
+              f"checkpoint step {final['train_steps']}")  # fmt: skip
         print(f"final mean x_pos / random: {ratio:.2f} (target >= 2)")
+    else:
+        print("no final evaluation: the trainer wrote no checkpoint")
+    if flag_minutes is None:
+        print("first flag: none in any greedy evaluation")
+    else:
+        print(f"first flag: {flag_minutes:.1f} min, {flag_env_steps} env steps")
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     with open(args.csv, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(curve[0]) if curve else ["minutes"])
@@ -176,6 +275,8 @@ def report(args, baseline: dict, curve: list[dict]) -> None:
             "random_baseline": baseline,
             "final": final,
             "x_pos_ratio_to_random": ratio,
+            "first_flag_minutes": flag_minutes,
+            "first_flag_env_steps": flag_env_steps,
             "curve": curve,
             "overrides": args.overrides,
         }

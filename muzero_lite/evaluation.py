@@ -1,5 +1,6 @@
 """Greedy evaluation of a network: episodes cycled over the stages, summarised per stage."""
 
+import hashlib
 import statistics
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from muzero_lite.worker import play_games
 from networks import MuZeroNet
 
 FIGURES = ("return", "length", "x_pos_max")
+OUTCOME = ("return", "length", "x_pos_max", "flag_get")  # with the actions: one trajectory
 
 
 def evaluate(
@@ -25,21 +27,35 @@ def evaluate(
     train_step: int = 0,
     gif_dir: Path | None = None,
     noop_max: int = 0,
+    noops: list[int] | None = None,
+    no_progress_steps: int = 0,
     parallel: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Play `episodes` greedy games, stage i mod S for episode i; the games' metadata records.
+    """Play `episodes` greedy games, stage i mod S for episode i; per game its metadata record
+    and `trajectory`, a short hash of its actions (`distinct_trajectories` counts them).
 
     Each starts after 0..noop_max random no-op steps, so a deterministic game is not the same
-    episode every time. `parallel` games are played side by side, their moves searched together
-    (default: all of them for vector observations, where the search is most of the cost; one at a
-    time for frames, where the emulator is, and each more emulator takes a second to start).
+    episode every time, or, with `noops` (one count per episode; not with noop_max), after
+    exactly noops[i]. Mario games are cut after `no_progress_steps` steps without a new largest
+    x_pos (0: never, whatever the training config says). `parallel` games are played side by
+    side, their moves searched together (default: all of them for vector observations, where the
+    search is most of the cost; one at a time for frames, where the emulator is, and each more
+    emulator takes a second to start).
     """
+    if noops is not None and (len(noops) != episodes or noop_max > 0 or any(n < 0 for n in noops)):
+        raise ValueError(
+            f"noops must hold {episodes} counts >= 0 and excludes noop_max, got {noops} "
+            f"with noop_max={noop_max}"
+        )
     model.eval()
     if parallel is None:
         parallel = 1 if env.pixels else episodes
     envs = [env] + [Environment(config.env) for _ in range(min(parallel, episodes) - 1)]
+    old_no_progress_steps = env.no_progress_steps
     results = []
     try:
+        for each in envs:
+            each.no_progress_steps = no_progress_steps
         for first in range(0, episodes, len(envs)):
             numbers = range(first, min(first + len(envs), episodes))
             played = play_games(
@@ -52,17 +68,30 @@ def evaluate(
                 greedy=True,
                 env_ids=[env.stages[i % len(env.stages)] for i in numbers],
                 noop_max=noop_max,
+                noops=None if noops is None else [noops[i] for i in numbers],
             )
             for i, game in zip(numbers, played, strict=True):
                 meta = game.record.metadata
                 if gif_dir is not None:
                     name = gif_name(f"eval-step{train_step:08d}-{i:03d}", meta)
                     write_gif(game.frames, gif_dir / name, config.selfplay.gif_fps)
-                results.append(meta)
+                results.append({**meta, "trajectory": trajectory_hash(game.record.actions)})
     finally:
+        env.no_progress_steps = old_no_progress_steps
         for other in envs[1:]:
             other.close()
     return results
+
+
+def trajectory_hash(actions: np.ndarray) -> str:
+    """A short fingerprint of an action sequence: the first 12 hex digits of its SHA-1."""
+    return hashlib.sha1(np.asarray(actions, dtype=np.int64).tobytes()).hexdigest()[:12]
+
+
+def distinct_trajectories(results: list[dict[str, Any]]) -> int:
+    """How many different games `evaluate` played: two are the same when their actions
+    (`trajectory`) and outcome (return, length, x_pos_max, flag_get) are all equal."""
+    return len({(r["trajectory"], *(r.get(key) for key in OUTCOME)) for r in results})
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

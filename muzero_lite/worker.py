@@ -53,11 +53,13 @@ def play_game(
     greedy: bool = False,
     env_id: str | None = None,
     noop_max: int = 0,
+    noops: int | None = None,
 ) -> PlayedGame:
     """Play one episode (of `env_id`, default a random stage) with the search.
 
     The record's metadata holds the episode's figures; `greedy` plays the best action and
-    `noop_max` starts after 0..noop_max no-op steps (both for evaluation).
+    `noop_max` starts after 0..noop_max random no-op steps, `noops` after exactly that many
+    (all three for evaluation; `noops` and `noop_max` exclude each other).
     """
     (played,) = play_games(
         [env],
@@ -69,6 +71,7 @@ def play_game(
         greedy=greedy,
         env_ids=[env_id],
         noop_max=noop_max,
+        noops=None if noops is None else [noops],
     )
     return played
 
@@ -84,17 +87,26 @@ def play_games(
     greedy: bool = False,
     env_ids: list[str | None] | None = None,
     noop_max: int = 0,
+    noops: list[int] | None = None,
 ) -> list[PlayedGame]:
     """Play one episode in each env side by side, the moves of all searched together.
 
-    Arguments as in `play_game`, with one env id per env (None: a random stage). `rng` is drawn
-    from game by game in order, so one env plays exactly what `play_game` plays.
+    Arguments as in `play_game`, with one env id and (optionally) one no-op count per env (None:
+    a random stage). `rng` is drawn from game by game in order, so one env plays exactly what
+    `play_game` plays.
     """
+    if noops is not None and noop_max > 0:
+        raise ValueError("give noops (exact counts) or noop_max (random counts), not both")
     start = time.perf_counter()
     device = config.selfplay.device
     episodes = [
-        _Episode.begin(env, rng, env_id, noop_max, record_frames)
-        for env, env_id in zip(envs, env_ids or [None] * len(envs), strict=True)
+        _Episode.begin(env, rng, env_id, noop_max, record_frames, noops=count)
+        for env, env_id, count in zip(
+            envs,
+            env_ids or [None] * len(envs),
+            noops if noops is not None else [None] * len(envs),
+            strict=True,
+        )
     ]
     while playing := [e for e in episodes if e.last is None]:
         interrupts.check()
@@ -149,8 +161,11 @@ class _Episode:
         env_id: str | None,
         noop_max: int,
         record_frames: bool,
+        noops: int | None = None,
     ) -> "_Episode":
-        noops = int(rng.integers(noop_max + 1)) if noop_max > 0 else 0
+        """Reset `env` and take `noops` no-op steps (None: 0..noop_max drawn from `rng`)."""
+        if noops is None:
+            noops = int(rng.integers(noop_max + 1)) if noop_max > 0 else 0
         obs, info = env.reset(rng, env_id, noops)
         frames = [env.render()] if record_frames else []
         return cls(env, info, [obs], frames, info.get("x_pos", 0))

@@ -1,0 +1,71 @@
+"""bench/learn_mario.py's parts: the final evaluation's starts, the first flag, the figures and
+the random baseline's settings."""
+
+import importlib
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from muzero_lite.config import load_config
+from muzero_lite.envs import Environment
+
+sys.path.insert(0, str(REPO / "bench"))  # the bench scripts import their `common` module
+learn_mario = importlib.import_module("learn_mario")
+
+
+def row(minutes: float, env_steps: int, flags: int) -> dict:
+    return {"minutes": minutes, "env_steps": env_steps, "flags": flags}
+
+
+def test_first_flag_is_the_first_evaluation_with_any_flag():
+    curve = [row(10.0, 5000, 0), row(20.0, 9000, 2), row(30.0, 14000, 0), row(31.5, 15000, 5)]
+    assert learn_mario.first_flag(curve) == (20.0, 9000)
+    assert learn_mario.first_flag(curve[2:]) == (31.5, 15000)  # the final evaluation counts too
+    assert learn_mario.first_flag([row(10.0, 5000, 0)]) == (None, None)
+    assert learn_mario.first_flag([]) == (None, None)
+
+
+def test_final_evaluation_starts_after_each_noop_count_once():
+    assert learn_mario.final_noops(3, 30) == [0, 1, 2]
+    assert learn_mario.final_noops(31, 30) == list(range(31))  # every count, 0..noop_max
+    with pytest.raises(ValueError, match="noop_max"):
+        learn_mario.final_noops(32, 30)  # a count twice would replay a game already played
+    with pytest.raises(ValueError):
+        learn_mario.final_noops(0, 30)
+
+
+def test_figures_count_flags():
+    results = [
+        {"x_pos_max": 100, "return": 1.0, "flag_get": False},
+        {"x_pos_max": 3000, "return": 9.0, "flag_get": True},
+        {"x_pos_max": 200, "return": 2.0, "flag_get": False},
+        {"x_pos_max": 300, "return": 4.0, "flag_get": False},
+    ]
+    assert learn_mario.figures(results) == {
+        "episodes": 4,
+        "flags": 1,
+        "x_pos_mean": 900.0,  # (100 + 3000 + 200 + 300) / 4
+        "x_pos_max": 3000.0,
+        "flag_rate": 0.25,
+        "return_mean": 4.0,  # (1 + 9 + 2 + 4) / 4
+    }
+
+
+def test_random_baseline_plays_without_the_no_progress_cut(monkeypatch):
+    config = load_config(REPO / "configs" / "cartpole.toml", ["env.max_episode_steps=5"])
+    env = Environment(config.env)
+    env.no_progress_steps = 3
+    seen = set()
+    step = Environment.step
+
+    def recording(self, action):
+        seen.add(self.no_progress_steps)
+        return step(self, action)
+
+    monkeypatch.setattr(Environment, "step", recording)
+    results = learn_mario.random_baseline(env, 2, 0, np.random.default_rng(0))
+    assert seen == {0}
+    assert env.no_progress_steps == 3
+    assert [r["flag_get"] for r in results] == [False, False]
