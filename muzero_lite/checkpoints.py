@@ -7,6 +7,7 @@ No checkpoint with a NaN or infinite weight is ever written, and one that holds 
 an older version, say) is refused on reading: the newest finite checkpoint is used instead.
 """
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ class NonFiniteWeights(CheckpointError):
 
 
 WEIGHTS = ("model", "trained_model")  # the entries of a checkpoint that hold weights
+ARCHITECTURE_DEFAULTS = {  # what a checkpoint written before a field existed had
+    f.name: f.default
+    for f in dataclasses.fields(Architecture)
+    if f.default is not dataclasses.MISSING
+}
 
 
 def architecture_for(config: Config, env: Environment) -> Architecture:
@@ -49,6 +55,7 @@ def architecture_for(config: Config, env: Environment) -> Architecture:
         hidden_size=n.hidden_size,
         head_size=n.head_size,
         support_size=n.support_size,
+        projection_size=n.projection_size,
     )
 
 
@@ -86,10 +93,11 @@ def read_checkpoint(path: Path, arch: Architecture) -> dict[str, Any]:
         raise CheckpointError(f"{path.name} cannot be read: {e}".splitlines()[0]) from None
     if not isinstance(state, dict) or not {"step", "architecture", "model"} <= state.keys():
         raise CheckpointError(f"{path.name} is not a MuZero-Lite checkpoint")
+    saved = ARCHITECTURE_DEFAULTS | state["architecture"]  # fields added since: their defaults
     mismatch = [
-        f"{key}={state['architecture'].get(key)!r} (this config: {value!r})"
+        f"{key}={saved.get(key)!r} (this config: {value!r})"
         for key, value in arch.to_dict().items()
-        if state["architecture"].get(key) != value
+        if saved.get(key) != value
     ]
     if mismatch:
         raise ArchitectureMismatch(

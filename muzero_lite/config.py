@@ -40,6 +40,13 @@ class EnvConfig:
     """Vectors only: each feature is multiplied by its entry before games store it and the
     network sees it, to bring features of very different ranges to similar ones (empty: as
     the environment gives them)."""
+    flag_bonus: float = 0.0
+    """Mario only: reward added to the step that reaches the flag (`flag_get`), on top of the
+    game's own reward; games record it, and a trainer refuses games of another bonus."""
+    no_progress_steps: int = 0
+    """Mario only: a game is truncated (not terminated: its value is bootstrapped) after this many
+    agent steps without a new largest x_pos (0: never). Greedy evaluation plays without it
+    unless asked (`evaluate.py --no-progress-steps`)."""
 
 
 @dataclass
@@ -54,6 +61,10 @@ class NetworkConfig:
     """Hidden units of the value, reward, policy and exploration heads."""
     support_size: int = 20
     """Value and reward are categorical over the integers -support_size..support_size of h(x)."""
+    projection_size: int = 0
+    """The consistency loss (train.consistency_weight) compares hidden states through a projector
+    (hidden state -> this many features, both sides) and a predictor (dynamics side only), the
+    observed side a detached target, as in EfficientZero; 0: the hidden states themselves."""
 
 
 @dataclass
@@ -157,6 +168,14 @@ class TrainConfig:
     consistency_weight: float = 0.0
     """Weight of the consistency loss: the hidden state the dynamics reach against the
     representation of the state really observed (0: off, as in MuZero)."""
+    consistency_steps: int = 0
+    """Unroll steps per position the consistency loss compares, drawn at random without
+    replacement (0: all K). Each costs one more representation pass per position: on Mario all
+    five made a training step about three times as slow (BENCHMARKS.md)."""
+    augment_shift: int = 0
+    """Pixels only: each sampled observation stack is shifted by up to this many pixels in each
+    direction (one random shift for all frames of a stack; edges repeated), as the trainer sees
+    it (0: off). Self-play and evaluation always see the frames as they are."""
     replay_capacity: int = 100_000
     """Transitions kept in replay; the oldest games leave first."""
     priority_alpha: float = 0.6
@@ -300,6 +319,8 @@ def validate(config: Config) -> None:
         (config.env.frame_size >= 16, "env.frame_size must be >= 16"),
         (config.env.stack >= 1, "env.stack must be >= 1"),
         (all(v > 0 for v in config.env.observation_scale), "env.observation_scale must be > 0"),
+        (config.env.flag_bonus >= 0, "env.flag_bonus must be >= 0"),
+        (config.env.no_progress_steps >= 0, "env.no_progress_steps must be >= 0 (0: never)"),
         (config.network.support_size >= 1, "network.support_size must be >= 1"),
         (
             config.search.kind in ("truncated", "mcts", "gumbel"),
@@ -351,6 +372,12 @@ def validate(config: Config) -> None:
         (config.train.learning_rate > 0, "train.learning_rate must be > 0"),
         (0 <= config.train.ema_decay < 1, "train.ema_decay must be in [0, 1)"),
         (config.train.consistency_weight >= 0, "train.consistency_weight must be >= 0"),
+        (
+            0 <= config.train.consistency_steps <= config.train.unroll_steps,
+            "train.consistency_steps must be in 0..train.unroll_steps (0: all)",
+        ),
+        (config.network.projection_size >= 0, "network.projection_size must be >= 0 (0: none)"),
+        (config.train.augment_shift >= 0, "train.augment_shift must be >= 0 (0: off)"),
         (config.train.weight_decay >= 0, "train.weight_decay must be >= 0"),
         (config.train.max_skipped_steps >= 1, "train.max_skipped_steps must be >= 1"),
         (config.train.replay_capacity >= 1, "train.replay_capacity must be >= 1"),

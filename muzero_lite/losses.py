@@ -14,7 +14,11 @@ For an unroll of K steps from a sampled position, at every step k = 0..K:
   consistency (k >= 1, only with consistency_weight > 0) 1 - the cosine similarity between the
               hidden state the dynamics network reached and the representation of the observed
               state t + k (a detached target): the self-supervised consistency of EfficientZero,
-              which makes the dynamics a model of what really follows.
+              which makes the dynamics a model of what really follows. With a projector
+              (network.projection_size > 0) both sides are projected first and the dynamics'
+              side also goes through the predictor, as in EfficientZero (SimSiam). It is taken
+              at the J steps the batch carries (all K, or J drawn at random), each scaled by 1/J
+              in the gradient: in expectation the gradient of all K steps scaled by 1/K.
 Steps k >= 1 are scaled by 1/K; as in the MuZero pseudocode the heads read each hidden state
 unscaled and only its way into the next dynamics step (the reward head is part of that step)
 halves the gradient, for the states the dynamics reached (k >= 1); each sample's loss is weighted
@@ -90,7 +94,11 @@ def muzero_loss(
     size, unroll = t["actions"].shape
     with autocast(device, precision):
         out, states, reward_logits = _unroll(model, t)
-        observed = _observed_hidden(model, batch, device) if consistency_weight > 0 else None
+        if consistency_weight > 0:
+            steps = _next_steps(batch, device)  # [B, J]
+            reached = states[torch.arange(size, device=device)[:, None], steps]  # [B, J, ...]
+            reached = model.project(reached.flatten(0, 1), predict=True)  # [B*J, F]
+            observed = _observed_features(model, batch, device)  # [B*J, F], no gradient
     value_logits = out.value.float().unflatten(0, (size, unroll + 1))  # [B, K+1, 2S+1]
     policy_logits = out.policy.float().unflatten(0, (size, unroll + 1))  # [B, K+1, A]
     exploration_logits = out.exploration.float().unflatten(0, (size, unroll + 1))  # [B, K+1, A]
@@ -101,20 +109,12 @@ def muzero_loss(
     terms = {
         "value": known * soft_cross_entropy(value_logits, value_targets),
         "reward": no_step,
-        "consistency": no_step,
     }
     if unroll > 0:
         reward_logits = reward_logits.float().unflatten(0, (size, unroll))  # [B, K, 2S+1]
         rewards = scalar_to_support(t["target_rewards"][:, 1:], support)
         reward = soft_cross_entropy(reward_logits, rewards)  # [B, K]
         terms["reward"] = torch.cat([no_step, known[:, 1:] * reward], dim=1)
-    if consistency_weight > 0:
-        reached = states[:, 1:].flatten(2).float()  # [B, K, hidden size]
-        similarity = F.cosine_similarity(reached, observed.float(), dim=2)  # [B, K]
-        next_mask = torch.as_tensor(batch.next_mask, device=device)
-        terms["consistency"] = torch.cat(
-            [no_step, consistency_weight * next_mask * (1 - similarity)], dim=1
-        )
     mask = t["policy_mask"]  # [B, K+1]
     predictability, novelty = exploration_losses(policy_logits, exploration_logits)
     terms["policy"] = mask * (
@@ -127,6 +127,13 @@ def muzero_loss(
     per_sample = {
         name: scale_gradient(term, scale[: term.shape[1]]).sum(1) for name, term in terms.items()
     }
+    per_sample["consistency"] = no_step[:, 0]
+    if consistency_weight > 0:
+        similarity = F.cosine_similarity(reached.float(), observed.float(), dim=1)
+        similarity = similarity.unflatten(0, steps.shape)  # [B, J]
+        next_mask = torch.as_tensor(batch.next_mask, device=device)
+        term = consistency_weight * next_mask * (1 - similarity)
+        per_sample["consistency"] = scale_gradient(term, 1.0 / steps.shape[1]).sum(1)
     predicted = support_to_scalar(value_logits[:, 0].detach(), support)
     value_errors = (predicted - t["target_values"][:, 0]).abs()
     weights = t["weights"]
@@ -161,16 +168,25 @@ def _unroll(
     return out, states, reward_logits
 
 
+def _next_steps(batch: Batch, device: torch.device | str) -> torch.Tensor:
+    """The unroll steps k [B, J] of the batch's next states: all of 1..K unless it says which."""
+    if batch.next_steps is not None:
+        return torch.as_tensor(batch.next_steps, device=device)
+    size, unroll = batch.actions.shape
+    return torch.arange(1, unroll + 1, device=device).expand(size, unroll)
+
+
 @torch.no_grad()
-def _observed_hidden(model: MuZeroNet, batch: Batch, device: torch.device | str) -> torch.Tensor:
-    """Representations [B, K, hidden size] of the observed states t + 1 .. t + K (no gradient)."""
-    shape = batch.next_prev_actions.shape  # [B, K, N]
+def _observed_features(model: MuZeroNet, batch: Batch, device: torch.device | str) -> torch.Tensor:
+    """Consistency targets [B*J, F] of the observed states t + k: their representations,
+    projected when the network has a projector (no gradient)."""
+    shape = batch.next_prev_actions.shape  # [B, J, N]
     observations = batch.next_observations.reshape(-1, *batch.observations.shape[1:])
     prev_actions = batch.next_prev_actions.reshape(-1, shape[-1])
     hidden = model.represent(
         torch.as_tensor(observations, device=device), torch.as_tensor(prev_actions, device=device)
     )
-    return hidden.reshape(*shape[:2], -1)
+    return model.project(hidden, predict=False)
 
 
 _BATCH_FIELDS = (

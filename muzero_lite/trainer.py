@@ -37,6 +37,7 @@ from muzero_lite.metrics import MetricsLogger, stage_means
 from muzero_lite.optimizer import make_optimizer, restore_optimizer
 from muzero_lite.paths import DataDirs
 from muzero_lite.plots import plot_progress
+from muzero_lite.replay.augment import augmented
 from muzero_lite.replay.buffer import Batch, ReplayBuffer
 from muzero_lite.training_state import Counters, Networks
 from networks import MuZeroNet
@@ -80,6 +81,8 @@ class Trainer:
         env = Environment(config.env)
         arch = architecture_for(config, env)
         env.close()
+        if tc.augment_shift and not arch.pixels:
+            raise ConfigError("train.augment_shift shifts frames; vector observations need 0")
         self.nets = Networks.create(arch, tc, self.device, seed)
         self.optimizer = make_optimizer(self.model, tc)
         self.accel = self._accelerate()
@@ -207,9 +210,11 @@ class Trainer:
             self.priority_beta(),
             bootstrap_inputs=fresh,
             next_inputs=tc.consistency_weight > 0,
+            next_steps=tc.consistency_steps,
         )
         if fresh:
             batch = self._fresh_value_targets(batch)
+        batch = augmented(batch, tc.augment_shift, self.rng)
         buffers = [b.clone() for b in self.model.buffers()]  # BatchNorm statistics, for a skip
         started = time.perf_counter()
         loss = muzero_loss(

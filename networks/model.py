@@ -6,6 +6,8 @@
 - value:          hidden state -> predicted value                   (categorical logits)
 - policy:         hidden state -> relative predicted value of each move (logits)
 - exploration:    hidden state -> predicted policy (logits), trained to imitate `policy`
+With `projection_size` > 0, the consistency loss of training also has a projector (hidden state ->
+features) and a predictor (features -> features), as in EfficientZero; the search never uses them.
 
 Pixels use convolutions with residual blocks, vectors use MLPs; hidden states are min-max scaled to
 [0, 1] per sample, as in MuZero, so the dynamics sees inputs of one range at every depth.
@@ -17,7 +19,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from networks.blocks import ConvEncoder, ConvHead, ResidualBlock, mlp, zero_output
+from networks.blocks import (
+    HIDDEN_SIDE,
+    ConvEncoder,
+    ConvHead,
+    ResidualBlock,
+    mlp,
+    zero_output,
+)
 from networks.support import support_to_scalar
 
 
@@ -34,6 +43,7 @@ class Architecture:
     hidden_size: int
     head_size: int
     support_size: int
+    projection_size: int = 0  # 0: no projector and predictor (checkpoints before them have none)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "observation_shape": list(self.observation_shape)}
@@ -91,6 +101,11 @@ class MuZeroNet(nn.Module):
             self.exploration_net = mlp(hs, [arch.head_size], a)
         zero_output(self.value_net)
         zero_output(self.reward_net)
+        if arch.projection_size:
+            features = arch.channels * HIDDEN_SIDE**2 if arch.pixels else arch.hidden_size
+            p = arch.projection_size
+            self.projector = mlp(features, [p], p)
+            self.predictor = mlp(p, [max(p // 4, 1)], p)
         self.channels_last = False  # pixel activations [B, H, W, C] in memory (use_channels_last)
 
     def use_channels_last(self) -> "MuZeroNet":
@@ -161,6 +176,16 @@ class MuZeroNet(nn.Module):
         trains the exploration network alone, never the representation or the dynamics."""
         exploration_logits = self.exploration_net(hidden.detach()) if exploration else None
         return Prediction(self.value_net(hidden), self.policy_net(hidden), exploration_logits)
+
+    def project(self, hidden: torch.Tensor, predict: bool) -> torch.Tensor:
+        """Consistency features [B, P] of hidden states [B, ...]: the projector, then the predictor
+        for the side that must predict the other (the dynamics'); the hidden states themselves,
+        flattened, when the network has no projector."""
+        x = hidden.flatten(1)
+        if not self.arch.projection_size:
+            return x
+        x = self.projector(x)
+        return self.predictor(x) if predict else x
 
     @torch.inference_mode()
     def initial_inference(

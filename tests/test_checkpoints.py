@@ -56,3 +56,14 @@ def test_another_architecture_is_one_clear_error(tmp_path):
     assert "step-00000003.pt was made for another network" in message
     assert "hidden_size=16 (this config: 32)" in message
     assert "\n" not in message
+
+
+def test_a_checkpoint_from_before_the_projector_loads_into_a_network_without_one(tmp_path):
+    path = save_checkpoint(tmp_path, 3, net())
+    state = torch.load(path, weights_only=True)
+    del state["architecture"]["projection_size"]  # as written before the field existed
+    torch.save(state, path)
+    assert load_weights(path, net()) == 3
+    with_projector = MuZeroNet(Architecture((4,), 2, 1, False, 8, 1, 16, 16, 5, projection_size=8))
+    with pytest.raises(ArchitectureMismatch, match="projection_size=0 \\(this config: 8\\)"):
+        load_weights(path, with_projector)

@@ -127,6 +127,80 @@ def test_consistency_is_one_minus_cosine_to_the_observed_states_by_hand():
     assert loss.total.item() == pytest.approx(off.total.item() + expected.mean(), rel=1e-5)
 
 
+def test_with_a_projector_the_dynamics_side_is_predicted_and_the_observed_side_is_a_target():
+    torch.manual_seed(0)
+    model = MuZeroNet(Architecture((4,), 2, 1, False, 8, 1, 16, 16, 5, projection_size=8))
+    batch = with_next_states(tiny_batch(), mask=[[1, 1], [1, 0], [0, 1]])
+    loss = muzero_loss(model, batch, exploration_fraction=0.1, consistency_weight=2.0)
+    off = muzero_loss(model, batch, exploration_fraction=0.1)
+    model.zero_grad()
+    (loss.total - off.total).backward()  # the gradient of the consistency term alone
+    found = gradients(model)
+
+    model.zero_grad()  # the same term by hand, the observed side's projection detached
+    hidden = model.represent(torch.as_tensor(batch.observations), torch.tensor([[-1]] * 3))
+    expected = torch.zeros(3)
+    for k in range(2):
+        hidden = model.transition(
+            scale_gradient(hidden, 0.5) if k else hidden, batch_actions(batch, k)
+        )
+        with torch.no_grad():
+            observed = model.projector(
+                model.represent(
+                    torch.as_tensor(batch.next_observations[:, k]),
+                    torch.as_tensor(batch.next_prev_actions[:, k]),
+                )
+            )
+        predicted = model.predictor(model.projector(hidden))
+        cosine = torch.nn.functional.cosine_similarity(predicted, observed, dim=1)
+        mask = torch.as_tensor(batch.next_mask[:, k])
+        expected = expected + 2.0 * mask * (1 - cosine) / 2  # steps k >= 1 scaled by 1/K = 1/2
+    assert loss.consistency == pytest.approx(2 * expected.mean().item(), rel=1e-5)
+    expected.mean().backward()
+    by_hand = gradients(model)
+    for name, grad in by_hand.items():
+        torch.testing.assert_close(found[name], grad, rtol=1e-4, atol=1e-7, msg=name)
+    assert by_hand["predictor.0.weight"].abs().sum() > 0  # the predictor learns
+    assert by_hand["representation.0.weight"].abs().sum() > 0  # through the dynamics side
+
+
+def batch_actions(batch: Batch, k: int) -> torch.Tensor:
+    return torch.as_tensor(batch.actions[:, k])
+
+
+def gradients(model: MuZeroNet) -> dict[str, torch.Tensor]:
+    """Each parameter's gradient, zeros where none arrived."""
+    return {
+        name: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+        for name, p in model.named_parameters()
+    }
+
+
+def test_consistency_at_drawn_steps_reads_those_states_and_scales_the_gradient_by_one_over_j():
+    model = net()
+    every = with_next_states(tiny_batch(), mask=[[0, 1], [0, 1], [0, 1]])  # only k = 2 counts
+    second = Batch(  # the same positions carrying step k = 2 alone (J = 1)
+        **{
+            **vars(every),
+            "next_observations": every.next_observations[:, 1:],
+            "next_prev_actions": every.next_prev_actions[:, 1:],
+            "next_mask": every.next_mask[:, 1:],
+            "next_steps": np.full((3, 1), 2),
+        }
+    )
+    grads = []
+    for batch in (every, second):
+        loss = muzero_loss(model, batch, exploration_fraction=0.1, consistency_weight=2.0)
+        off = muzero_loss(model, batch, exploration_fraction=0.1)
+        model.zero_grad()
+        (loss.total - off.total).backward()
+        grads.append((loss.consistency, gradients(model)))
+    (all_value, all_grad), (one_value, one_grad) = grads
+    assert one_value == pytest.approx(all_value, rel=1e-6) and one_value > 0
+    for name, grad in all_grad.items():  # 1/K = 1/2 with all steps, 1/J = 1 with one
+        torch.testing.assert_close(one_grad[name], 2 * grad, rtol=1e-4, atol=1e-7, msg=name)
+
+
 def parameters_of(model: MuZeroNet, *parts: str) -> list[torch.Tensor]:
     return [p for part in parts for p in getattr(model, part).parameters()]
 

@@ -313,3 +313,24 @@ def test_next_inputs_by_hand():
     )
     np.testing.assert_array_equal(batch.next_mask, [[1, 1], [1, 1], [1, 0]])
     assert batch.returns is None  # only what was asked for
+
+
+def test_next_inputs_of_one_random_step_per_position_by_hand():
+    # As above, with one of the K = 2 steps drawn per position: each row is the column of the
+    # all-steps batch for its step, and all K steps draw nothing.
+    buffer = make_buffer(3, stack=2)
+    buffer.add_game(game_by_hand(terminated=True))
+    every = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True)
+    assert every.next_steps.tolist() == [[1, 2]] * 3
+    same = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True, next_steps=2)
+    np.testing.assert_array_equal(same.next_observations, every.next_observations)
+    one = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True, next_steps=1)
+    steps = one.next_steps[:, 0]
+    assert one.next_steps.shape == (3, 1) and set(steps) <= {1, 2}
+    rows = np.arange(3)
+    np.testing.assert_array_equal(
+        one.next_observations[:, 0], every.next_observations[rows, steps - 1]
+    )
+    np.testing.assert_array_equal(one.next_mask[:, 0], every.next_mask[rows, steps - 1])
+    draws = buffer.sample(300, np.random.default_rng(1), 1.0, next_inputs=True, next_steps=1)
+    assert set(draws.next_steps[:, 0]) == {1, 2}

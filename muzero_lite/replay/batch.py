@@ -27,8 +27,9 @@ class Batch:
     bootstrap_weights: np.ndarray | None = None  # [B, K+1] float32, discount^m; 0: no bootstrap
     bootstrap_observations: np.ndarray | None = None  # [B, K+1, N, *obs_shape]
     bootstrap_prev_actions: np.ndarray | None = None  # [B, K+1, N] int64
-    # With sample(..., next_inputs=True), the network inputs of the states the unroll reaches,
-    # t + 1 .. t + K (the final state repeated past the end), for the consistency loss:
-    next_observations: np.ndarray | None = None  # [B, K, N, *obs_shape]
-    next_prev_actions: np.ndarray | None = None  # [B, K, N] int64
-    next_mask: np.ndarray | None = None  # [B, K] float32, 1 where state t + k is in the game
+    # With sample(..., next_inputs=True), the network inputs of J states the unroll reaches,
+    # t + k for k in next_steps (the final state repeated past the end), for the consistency loss:
+    next_observations: np.ndarray | None = None  # [B, J, N, *obs_shape]
+    next_prev_actions: np.ndarray | None = None  # [B, J, N] int64
+    next_mask: np.ndarray | None = None  # [B, J] float32, 1 where state t + k is in the game
+    next_steps: np.ndarray | None = None  # [B, J] int64, their k in 1..K (None: J = K, 1..K)

@@ -68,12 +68,14 @@ class ReplayBuffer:
         *,
         bootstrap_inputs: bool = False,
         next_inputs: bool = False,
+        next_steps: int = 0,
     ) -> Batch:
         """Draw batch_size positions by priority (stratified) with their inputs and targets.
 
         With bootstrap_inputs, the batch also carries the value targets' parts and the network
         inputs of the states they bootstrap from; with next_inputs, the network inputs of the
-        states along the unroll (see Batch).
+        states along the unroll (see Batch): all K, or `next_steps` of them per position drawn
+        at random without replacement (0: all).
         """
         if self._storage.num_transitions == 0:
             raise ValueError("cannot sample from an empty replay buffer")
@@ -96,7 +98,7 @@ class ReplayBuffer:
         observations, prev_actions = self._storage.inputs(at, at.moves)
         extra = self._bootstrap_inputs(at, targets) if bootstrap_inputs else {}
         if next_inputs:
-            extra |= self._next_inputs(at)
+            extra |= self._next_inputs(at, next_steps, rng)
         return Batch(
             observations=observations,
             prev_actions=prev_actions,
@@ -138,12 +140,20 @@ class ReplayBuffer:
             "bootstrap_prev_actions": prev_actions,
         }
 
-    def _next_inputs(self, at: Positions) -> dict[str, np.ndarray]:
-        """The inputs of the states t + 1 .. t + K the unroll reaches, with their mask ([B, K])."""
-        states, mask = next_states(at.moves, self.unroll_steps, at.lengths)
+    def _next_inputs(
+        self, at: Positions, count: int, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        """The inputs of J states t + k the unroll reaches, with their mask and steps ([B, J]):
+        all K (count 0 or K, nothing drawn), else `count` steps per position drawn from rng."""
+        k = self.unroll_steps
+        steps = np.broadcast_to(np.arange(1, k + 1), (len(at.moves), k))
+        if 0 < count < k:
+            steps = np.sort(1 + np.argsort(rng.random(steps.shape), axis=1)[:, :count], axis=1)
+        states, mask = next_states(at.moves, k, at.lengths, steps)
         observations, prev_actions = self._storage.inputs(at, states)
         return {
             "next_observations": observations,
             "next_prev_actions": prev_actions,
             "next_mask": mask,
+            "next_steps": np.ascontiguousarray(steps, dtype=np.int64),
         }

@@ -83,13 +83,18 @@ def value_mask(u: Index, end: Index, terminated: Index) -> np.ndarray:
     return (in_game(u, end) | absorbing(u, end, terminated)).astype(np.float32)
 
 
-def next_states(t: Index, unroll_steps: int, end: Index) -> tuple[np.ndarray, np.ndarray]:
-    """The states t + 1 .. t + K the unroll reaches, as inputs: (states [..., K], mask [..., K]).
+def next_states(
+    t: Index, unroll_steps: int, end: Index, steps: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The states t + k the unroll reaches, as inputs: (states [..., J], mask [..., J]), for the
+    steps k given ([..., J], each in 1..K), else for all of 1..K (J = K).
 
     Past the end the final state stands in (`clip_to_game`) with mask 0; the mask (float32) is 1
     where state t + k is in the game. Returns int64 states for t ([...]) and end ([...]).
     """
-    after = np.asarray(t)[..., None] + np.arange(1, unroll_steps + 1)  # [..., K]
+    if steps is None:
+        steps = np.arange(1, unroll_steps + 1)
+    after = np.asarray(t)[..., None] + steps  # [..., J]
     end = np.asarray(end)[..., None]
     states = clip_to_game(after, end).astype(np.int64)
     return states, in_game(after, end).astype(np.float32)
