@@ -43,6 +43,7 @@ class LossOutput:
     policy: float
     exploration: float
     consistency: float
+    policy_entropy: float  # mean entropy (nats) of the policy head at k = 0, for the logs
     value_errors: torch.Tensor  # [B] |target value - predicted value| at k = 0: new priorities
     terms: dict[str, torch.Tensor]  # [] each term's importance-weighted mean, in the graph
 
@@ -140,8 +141,17 @@ def muzero_loss(
     weighted = {name: (weights * per_sample[name]).mean() for name in _TERMS}
     means = {name: float(term.detach().mean()) for name, term in per_sample.items()}
     return LossOutput(
-        total=sum(weighted.values()), value_errors=value_errors, terms=weighted, **means
+        total=sum(weighted.values()),
+        value_errors=value_errors,
+        terms=weighted,
+        policy_entropy=float(_entropy(policy_logits[:, 0].detach()).mean()),
+        **means,
     )
+
+
+def _entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of softmax(logits) over the last axis: [..., A] -> [...]."""
+    return soft_cross_entropy(logits, F.softmax(logits, dim=-1))
 
 
 def _unroll(

@@ -60,6 +60,7 @@ COLUMNS = [
     "charts/x_pos_max",
     "charts/env_steps",
     "charts/skipped_steps",
+    "charts/policy_entropy",
 ]
 PLOT_EVERY_S = 60.0
 
@@ -365,6 +366,7 @@ class Trainer:
             "charts/x_pos_max": _mean(g.get("x_pos_max") for g in games),
             "charts/env_steps": self.counters.env_steps,
             "charts/skipped_steps": self.counters.skips.total,
+            "charts/policy_entropy": loss.policy_entropy,
             "charts/overflow_steps": self.counters.overflows,  # TensorBoard only, float16
         }
         self.metrics.log(self.step, values)

@@ -311,3 +311,13 @@ def test_no_value_or_reward_loss_past_the_cut_of_a_truncated_game():
     loss = muzero_loss(net(), cut, exploration_fraction=0.1)
     assert loss.value == pytest.approx(2 * math.log(11), rel=1e-5)
     assert loss.reward == pytest.approx(1 * math.log(11), rel=1e-5)
+
+
+def test_the_logged_policy_entropy_is_that_of_the_policy_head_at_the_root_by_hand():
+    model, batch = net(), tiny_batch()
+    loss = muzero_loss(model, batch, exploration_fraction=0.1)
+    with torch.no_grad():
+        hidden = model.represent(torch.as_tensor(batch.observations), torch.tensor([[-1]] * 3))
+        p = torch.softmax(model.predict(hidden).policy, dim=-1)
+    assert loss.policy_entropy == pytest.approx(float(-(p * p.log()).sum(-1).mean()), rel=1e-5)
+    assert 0 < loss.policy_entropy <= math.log(2)
