@@ -151,7 +151,7 @@ def main() -> None:
     args = parse_args()
     stop_on_signals()  # Ctrl-C or SIGTERM still stops the trainer and workers
     overrides = [f"env.stages={args.stage}", *args.overrides]
-    args.config_text = Path(args.config).read_text()  # what the run's processes will read
+    config_text = Path(args.config).read_text()  # what the run's processes will read
     config = load_config(args.config, overrides)
     torch.set_num_threads(1)
     env = Environment(config.env)
@@ -162,7 +162,7 @@ def main() -> None:
     print(
         f"random baseline, {args.baseline_episodes} episodes in {seconds:.0f} s: " + _row(baseline)
     )
-    curve = train_and_evaluate(args, overrides, config, env, rng)
+    curve = train_and_evaluate(args, overrides, config, config_text, env, rng)
     env.close()
     report(args, baseline, curve)
 
@@ -171,11 +171,13 @@ def train_and_evaluate(
     args: argparse.Namespace,
     overrides: list[str],
     config: Config,
+    config_text: str,
     env: Environment,
     rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
-    """Run the trainer and workers for `--minutes`, evaluating periodically, then once more at
-    the end with distinct no-op starts; the curve, one row per evaluation, the final one last."""
+    """Run the trainer and workers (on `config_text`, the file `config` was loaded from) for
+    `--minutes`, evaluating periodically, then once more at the end with distinct no-op starts;
+    the curve, one row per evaluation, the final one last."""
     model = build_model(config, env)
     curve = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -185,13 +187,19 @@ def train_and_evaluate(
         # the baseline would otherwise reach them and not this process's evaluations.
         dirs.root.mkdir(parents=True, exist_ok=True)
         snapshot = dirs.root / "config.toml"
-        snapshot.write_text(args.config_text)
+        snapshot.write_text(config_text)
         start = time.monotonic()
         children = start_run(
             str(snapshot), overrides, dirs.root, args.workers, args.seed, dirs.root / "logs"
         )
 
-        def point(minutes: float, kind: str, episodes: int, noop_max=0, noops=None) -> None:
+        def point(
+            minutes: float,
+            kind: str,
+            episodes: int,
+            noop_max: int = 0,
+            noops: list[int] | None = None,
+        ) -> None:
             monitor.scan()
             row = evaluation_row(
                 config,

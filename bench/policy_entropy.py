@@ -6,7 +6,9 @@ Each game stores the search policy of every move; its entropy (nats) is averaged
 the games whose first env step falls in each bucket of `--bucket` env steps, games taken in the
 order they were written. With `runs/train/metrics.csv` from a trainer that logs it, the policy
 head's own entropy (`charts/policy_entropy`, at the sampled positions) is averaged per bucket too.
-`bench/learn_mario.py --data-dir` keeps a run folder for this.
+`bench/learn_mario.py --data-dir` keeps a run folder for this. Env steps are counted over the games
+still in `games/`: where retention deleted or the trainer quarantined some, the game rows start
+earlier than the trainer's own count (`charts/env_steps`), which the policy head's column uses.
 """
 
 import argparse

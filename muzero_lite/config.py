@@ -378,6 +378,15 @@ def validate(config: Config) -> None:
         ),
         (config.network.projection_size >= 0, "network.projection_size must be >= 0 (0: none)"),
         (config.train.augment_shift >= 0, "train.augment_shift must be >= 0 (0: off)"),
+        (
+            config.train.augment_shift < config.env.frame_size,
+            "train.augment_shift must be below env.frame_size (DrQ shifts 84-pixel frames by 4)",
+        ),
+        (
+            config.network.projection_size == 0 or config.train.consistency_weight > 0,
+            "network.projection_size serves the consistency loss alone: set "
+            "train.consistency_weight > 0, or projection_size = 0",
+        ),
         (config.train.weight_decay >= 0, "train.weight_decay must be >= 0"),
         (config.train.max_skipped_steps >= 1, "train.max_skipped_steps must be >= 1"),
         (config.train.replay_capacity >= 1, "train.replay_capacity must be >= 1"),

@@ -85,7 +85,8 @@ def muzero_loss(
     """The importance-weighted loss of one batch, and the value errors for new priorities.
 
     The dynamics run step by step; the heads then read all K + 1 hidden states of the unroll in
-    one batched call, and every term is computed for all steps at once ([B, K+1]).
+    one batched call, and every term is computed for all steps at once ([B, K+1]; the
+    consistency term for the J steps the batch carries, [B, J]).
     With consistency_weight > 0 the batch must carry next_observations (see Batch).
     With a `precision` other than float32 the network passes run under autocast to it (mixed
     precision); the logits are then cast back, and every term is computed in float32.
@@ -95,11 +96,6 @@ def muzero_loss(
     size, unroll = t["actions"].shape
     with autocast(device, precision):
         out, states, reward_logits = _unroll(model, t)
-        if consistency_weight > 0:
-            steps = _next_steps(batch, device)  # [B, J]
-            reached = states[torch.arange(size, device=device)[:, None], steps]  # [B, J, ...]
-            reached = model.project(reached.flatten(0, 1), predict=True)  # [B*J, F]
-            observed = _observed_features(model, batch, device)  # [B*J, F], no gradient
     value_logits = out.value.float().unflatten(0, (size, unroll + 1))  # [B, K+1, 2S+1]
     policy_logits = out.policy.float().unflatten(0, (size, unroll + 1))  # [B, K+1, A]
     exploration_logits = out.exploration.float().unflatten(0, (size, unroll + 1))  # [B, K+1, A]
@@ -130,11 +126,8 @@ def muzero_loss(
     }
     per_sample["consistency"] = no_step[:, 0]
     if consistency_weight > 0:
-        similarity = F.cosine_similarity(reached.float(), observed.float(), dim=1)
-        similarity = similarity.unflatten(0, steps.shape)  # [B, J]
-        next_mask = torch.as_tensor(batch.next_mask, device=device)
-        term = consistency_weight * next_mask * (1 - similarity)
-        per_sample["consistency"] = scale_gradient(term, 1.0 / steps.shape[1]).sum(1)
+        dissimilarity = _consistency(model, batch, states, device, precision)
+        per_sample["consistency"] = consistency_weight * dissimilarity
     predicted = support_to_scalar(value_logits[:, 0].detach(), support)
     value_errors = (predicted - t["target_values"][:, 0]).abs()
     weights = t["weights"]
@@ -176,6 +169,28 @@ def _unroll(
         reward_inputs = torch.stack(inputs, dim=1).flatten(0, 1)  # [B*K, *hidden_shape]
         reward_logits = model.reward(reward_inputs, t["actions"].flatten())
     return out, states, reward_logits
+
+
+def _consistency(
+    model: MuZeroNet,
+    batch: Batch,
+    states: torch.Tensor,
+    device: torch.device | str,
+    precision: torch.dtype,
+) -> torch.Tensor:
+    """Per sample [B], the sum over the batch's J next states of 1 - the cosine similarity between
+    the state the unroll reached ([B, K+1, ...] `states`, through the projector and predictor)
+    and the one observed (through the projector, no gradient); each step's gradient scaled by
+    1/J, and steps past the end of the game masked."""
+    steps = _next_steps(batch, device)  # [B, J]
+    rows = torch.arange(len(steps), device=device)[:, None]
+    with autocast(device, precision):
+        reached = model.project(states[rows, steps].flatten(0, 1), predict=True)  # [B*J, F]
+        observed = _observed_features(model, batch, device)  # [B*J, F]
+    similarity = F.cosine_similarity(reached.float(), observed.float(), dim=1)
+    mask = torch.as_tensor(batch.next_mask, device=device)  # [B, J]
+    term = mask * (1 - similarity.unflatten(0, steps.shape))
+    return scale_gradient(term, 1.0 / steps.shape[1]).sum(1)
 
 
 def _next_steps(batch: Batch, device: torch.device | str) -> torch.Tensor:

@@ -211,7 +211,7 @@ class Trainer:
             self.priority_beta(),
             bootstrap_inputs=fresh,
             next_inputs=tc.consistency_weight > 0,
-            next_steps=tc.consistency_steps,
+            next_count=tc.consistency_steps,
         )
         if fresh:
             batch = self._fresh_value_targets(batch)

@@ -322,9 +322,9 @@ def test_next_inputs_of_one_random_step_per_position_by_hand():
     buffer.add_game(game_by_hand(terminated=True))
     every = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True)
     assert every.next_steps.tolist() == [[1, 2]] * 3
-    same = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True, next_steps=2)
+    same = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True, next_count=2)
     np.testing.assert_array_equal(same.next_observations, every.next_observations)
-    one = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True, next_steps=1)
+    one = buffer.sample(3, np.random.default_rng(0), beta=1.0, next_inputs=True, next_count=1)
     steps = one.next_steps[:, 0]
     assert one.next_steps.shape == (3, 1) and set(steps) <= {1, 2}
     rows = np.arange(3)
@@ -332,5 +332,5 @@ def test_next_inputs_of_one_random_step_per_position_by_hand():
         one.next_observations[:, 0], every.next_observations[rows, steps - 1]
     )
     np.testing.assert_array_equal(one.next_mask[:, 0], every.next_mask[rows, steps - 1])
-    draws = buffer.sample(300, np.random.default_rng(1), 1.0, next_inputs=True, next_steps=1)
+    draws = buffer.sample(300, np.random.default_rng(1), 1.0, next_inputs=True, next_count=1)
     assert set(draws.next_steps[:, 0]) == {1, 2}

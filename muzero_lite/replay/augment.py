@@ -56,7 +56,7 @@ def augmented(batch: Batch, pad: int, rng: np.random.Generator) -> Batch:
     if pad == 0:
         return batch
     shifted = {"observations": shift_stacks(batch.observations, pad, rng)}
-    if (following := batch.next_observations) is not None:  # [B, K, N, ...]: B*K stacks
+    if (following := batch.next_observations) is not None:  # [B, J, N, ...]: B*J stacks
         stacks = following.reshape(-1, *batch.observations.shape[1:])
         shifted["next_observations"] = shift_stacks(stacks, pad, rng).reshape(following.shape)
     return dataclasses.replace(batch, **shifted)

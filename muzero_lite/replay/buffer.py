@@ -68,13 +68,13 @@ class ReplayBuffer:
         *,
         bootstrap_inputs: bool = False,
         next_inputs: bool = False,
-        next_steps: int = 0,
+        next_count: int = 0,
     ) -> Batch:
         """Draw batch_size positions by priority (stratified) with their inputs and targets.
 
         With bootstrap_inputs, the batch also carries the value targets' parts and the network
         inputs of the states they bootstrap from; with next_inputs, the network inputs of the
-        states along the unroll (see Batch): all K, or `next_steps` of them per position drawn
+        states along the unroll (see Batch): all K, or `next_count` of them per position drawn
         at random without replacement (0: all).
         """
         if self._storage.num_transitions == 0:
@@ -98,7 +98,7 @@ class ReplayBuffer:
         observations, prev_actions = self._storage.inputs(at, at.moves)
         extra = self._bootstrap_inputs(at, targets) if bootstrap_inputs else {}
         if next_inputs:
-            extra |= self._next_inputs(at, next_steps, rng)
+            extra |= self._next_inputs(at, next_count, rng)
         return Batch(
             observations=observations,
             prev_actions=prev_actions,
