@@ -272,8 +272,11 @@ def test_heads_read_unscaled_states_and_only_the_next_dynamics_step_halves_the_g
     step_scale = 1.0 if k == 0 else 1.0 / 2  # 1/K with K = 2
     expected = torch.autograd.grad(plain * step_scale * 0.5**halvings, representation)
     assert all(e.abs().sum() > 0 for e in expected)
+    # Float32 rounding only: the loss unrolls in other calls than the chain by hand, and the
+    # order of a sum depends on the CPU's kernels (AVX2 against AVX-512 differ by ~3e-8 here,
+    # on gradients up to ~0.1-1). A misplaced halving is off by a factor of 2 everywhere.
     for g, e in zip(got, expected, strict=True):
-        torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-9)
+        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-7)
 
 
 def test_the_reward_head_reads_the_state_that_enters_the_dynamics_step():
@@ -299,8 +302,8 @@ def test_the_reward_head_reads_the_state_that_enters_the_dynamics_step():
         plain = soft_cross_entropy(logits, target).mean() * 0.5 * halving  # 1/K, halving
         expected = torch.autograd.grad(plain, representation)
         assert all(e.abs().sum() > 0 for e in expected)
-        for g, e in zip(got, expected, strict=True):
-            torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-9)
+        for g, e in zip(got, expected, strict=True):  # float32 rounding only (see above)
+            torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-7)
 
 
 def test_no_value_or_reward_loss_past_the_cut_of_a_truncated_game():
