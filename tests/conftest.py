@@ -1,6 +1,10 @@
-"""Shared test helpers: small game records and paths to the repository's entry points."""
+"""Shared test helpers: small game records, a fast trainer, and commands for the entry points and
+the child programs in tests/children/."""
 
+import csv
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +16,9 @@ from muzero_lite.game_limits import env_settings
 from muzero_lite.games import GameRecord, save_game
 
 REPO = Path(__file__).resolve().parent.parent
+# Child programs the tests run as `python <path> <args>`; CHILD_ENV lets them import muzero_lite.
+CHILDREN = Path(__file__).resolve().parent / "children"
+CHILD_ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 # make_record's games record the env settings of configs/cartpole.toml: its trainers take them.
 CARTPOLE_ENV = load_config(REPO / "configs" / "cartpole.toml").env
 # A CartPole trainer small enough for unit tests: tiny networks, a batch of 8, no real warm-up.
@@ -19,6 +26,26 @@ SMALL_TRAINER = [
     "train.batch_size=8", "train.warmup_transitions=1", "network.hidden_size=8",
     "network.head_size=8", "network.support_size=5",
 ]  # fmt: skip
+# `--set` overrides for a trainer process that trains on a few CartPole games within seconds:
+# a metrics row every 5 steps, a checkpoint every 10 (a later `--set` of a key wins).
+FAST_TRAINER = [
+    "--set", "train.warmup_transitions=10", "--set", "train.replay_ratio=10",
+    "--set", "train.batch_size=16", "--set", "train.checkpoint_every=10",
+    "--set", "train.log_every=5", "--set", "train.poll_seconds=0.2",
+]  # fmt: skip
+
+
+def entry_command(
+    script: str, data_dir: Path, *args: str, config: str = "configs/cartpole.toml"
+) -> list[str]:
+    """`python <script> --config <config> --data-dir <data_dir> <args>`, to run from REPO."""
+    return [sys.executable, script, "--config", config, "--data-dir", str(data_dir), *args]
+
+
+def train_metrics(data_dir: Path) -> list[dict[str, str]]:
+    """The trainer's metrics rows (<data_dir>/runs/train/metrics.csv), oldest first."""
+    with open(data_dir / "runs" / "train" / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def make_record(length: int = 3, num_actions: int = 2, terminated: bool = True) -> GameRecord:

@@ -8,12 +8,20 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_record
+from conftest import (
+    CHILD_ENV,
+    CHILDREN,
+    FAST_TRAINER,
+    REPO,
+    entry_command,
+    make_record,
+    resume_with_new_games,
+    train_metrics,
+)
 
 import muzero_lite.cli
 from muzero_lite.checkpoints import build_model, save_checkpoint
@@ -23,11 +31,6 @@ from muzero_lite.envs import Environment
 from muzero_lite.games import load_game, save_game
 
 pytestmark = pytest.mark.e2e
-FAST = [
-    "--set", "train.warmup_transitions=10", "--set", "train.replay_ratio=10",
-    "--set", "train.batch_size=16", "--set", "train.checkpoint_every=10",
-    "--set", "train.log_every=5", "--set", "train.poll_seconds=0.2",
-]  # fmt: skip
 SCRIPTS = {  # each entry point with arguments that would make it run briefly
     "selfplay.py": ["--games", "1"],
     "train.py": ["--steps", "1"],
@@ -36,8 +39,8 @@ SCRIPTS = {  # each entry point with arguments that would make it run briefly
 }
 
 
-def entry(script: str, data_dir, *args: str, config: str = "configs/cartpole.toml"):
-    command = [sys.executable, script, "--config", config, "--data-dir", str(data_dir), *args]
+def entry(script: str, data_dir, *args: str):
+    command = entry_command(script, data_dir, *args)
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
@@ -118,7 +121,7 @@ def test_the_trainer_quarantines_every_kind_of_bad_file_and_trains_on(tmp_path):
     for i, (kind, (content, _)) in enumerate(bad.items()):  # bad files among good games
         good.append(save_game(make_record(length=20), games, f"20260101-0000{2 * i:02d}-w00-ok"))
         (games / f"20260101-0000{2 * i + 1:02d}-w05-{kind}.npz").write_bytes(content)
-    result = entry("train.py", tmp_path, "--steps", "10", *FAST)
+    result = entry("train.py", tmp_path, "--steps", "10", *FAST_TRAINER)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     log = result.stdout.splitlines()
@@ -132,7 +135,7 @@ def test_the_trainer_quarantines_every_kind_of_bad_file_and_trains_on(tmp_path):
         assert said == [f"[train] quarantined {name}: {lines[0]}"], (kind, said)
     assert sorted(games.glob("*.npz")) == good  # every good game stays where it was
     assert len(list(quarantine.iterdir())) == 2 * len(bad)
-    assert "[train] step 10 |" in result.stdout
+    assert [int(r["step"]) for r in train_metrics(tmp_path)] == [5, 10]  # trained on to step 10
     assert (tmp_path / "checkpoints" / "step-00000010.pt").exists()
     assert not marker.exists()  # the pickled payload was never unpickled
 
@@ -144,7 +147,7 @@ def test_a_game_from_another_environment_that_sorts_first_is_quarantined(tmp_pat
     (games / "20260101-000000-w05-other-env.npz").write_bytes(content)
     for i in range(1, 4):
         save_game(make_record(length=20), games, f"20260101-00000{i}-w00-ok")
-    result = entry("train.py", tmp_path, "--steps", "5", *FAST)
+    result = entry("train.py", tmp_path, "--steps", "5", *FAST_TRAINER)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (games / "quarantine").glob("*.npz")) == [
         "20260101-000000-w05-other-env.npz"
@@ -193,7 +196,9 @@ def test_a_non_finite_newest_checkpoint_is_skipped_by_workers_resume_and_evaluat
     assert [load_game(g).metadata["checkpoint_step"] for g in games] == [5, 5]
 
     latest = entry("evaluate.py", tmp_path, "--episodes", "1")
-    assert latest.returncode == 0 and "evaluating checkpoint step 5" in latest.stdout
+    assert latest.returncode == 0, latest.stderr
+    (summary,) = (tmp_path / "eval").glob("*.json")  # its summary, by default in eval/
+    assert json.loads(summary.read_text())["checkpoint_step"] == 5
     nan_path = tmp_path / "checkpoints" / "step-00000010.pt"
     explicit = entry("evaluate.py", tmp_path, "--episodes", "1", "--checkpoint", str(nan_path))
     assert explicit.returncode == 2
@@ -201,39 +206,27 @@ def test_a_non_finite_newest_checkpoint_is_skipped_by_workers_resume_and_evaluat
         "error: step-00000010.pt unusable: its weights hold NaN or infinite values "
         "(model: value_net.0.weight)"
     ]
-    resumed = entry("train.py", tmp_path, "--resume", "--steps", "5", *FAST)
-    assert resumed.returncode == 0, resumed.stderr
-    assert skipped in resumed.stdout.splitlines()
-    assert "[train] resumed at step 5" in resumed.stdout
+    status, out = resume_with_new_games(  # one step, so that the resume leaves a checkpoint
+        entry_command("train.py", tmp_path, "--resume", "--steps", "6", *FAST_TRAINER), tmp_path
+    )
+    assert status == 0, out
+    assert skipped in out.splitlines()
+    resumed = torch.load(tmp_path / "checkpoints" / "step-00000006.pt", weights_only=True)
+    # one step after step 5, whose checkpoint holds no optimizer: resumed from step 5
+    assert resumed["step"] == 6 and resumed["optimizer"]["state"][0]["step"].item() == 1
 
 
-# Runs entry points in one interpreter, the way `python <script> <args>` would (runpy with
-# __name__ == "__main__"), so a matrix of mistakes costs one torch import instead of one each.
-# Prints [exit status, stderr] per case; an escaping exception is reported as a traceback.
-IN_PROCESS = textwrap.dedent("""
-    import contextlib, io, json, runpy, sys, traceback
-    results = []
-    for argv in json.loads(sys.stdin.read()):
-        sys.argv, err = argv, io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            try:
-                runpy.run_path(argv[0], run_name="__main__")
-                status = 0
-            except SystemExit as e:
-                status = e.code
-            except BaseException:
-                traceback.print_exc()
-                status = "traceback"
-        results.append([status, err.getvalue()])
-    print(json.dumps(results))
-""")
+# Runs entry points in one interpreter, the way `python <script> <args>` would, so a matrix of
+# mistakes costs one torch import instead of one each.
+IN_PROCESS = CHILDREN / "entry_points_in_process.py"
 
 
 def run_in_process(cases: list[list[str]]) -> list[tuple[int, str]]:
     result = subprocess.run(
-        [sys.executable, "-c", IN_PROCESS],
+        [sys.executable, str(IN_PROCESS)],
         input=json.dumps(cases),
         cwd=REPO,
+        env=CHILD_ENV,
         capture_output=True,
         text=True,
         timeout=300,

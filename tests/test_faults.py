@@ -5,14 +5,22 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections import Counter
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_record, resume_with_new_games
+from conftest import (
+    CHILD_ENV,
+    CHILDREN,
+    FAST_TRAINER,
+    REPO,
+    entry_command,
+    make_record,
+    resume_with_new_games,
+    train_metrics,
+)
 
 from muzero_lite.checkpoints import (
     architecture_for,
@@ -28,32 +36,10 @@ from muzero_lite.loader import GameLoader
 from networks import MuZeroNet
 
 pytestmark = pytest.mark.e2e
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
-# Saves small games as fast as it can; says "start <id>" before each write, "done <id>" once the
-# file is linked into place. About 1 ms per game, so a random kill mostly lands inside a write.
-GAME_WRITER = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    import numpy as np
-    from muzero_lite.games import GameRecord, new_game_id, save_game
-    folder, rng = Path(sys.argv[1]), np.random.default_rng(int(sys.argv[2]))
-    print("ready", flush=True)
-    while True:
-        n = int(rng.integers(1, 30))
-        record = GameRecord(
-            observations=rng.random((n + 1, 4), dtype=np.float32),
-            actions=rng.integers(0, 2, n), rewards=np.ones(n, np.float32),
-            policies=np.full((n, 2), 0.5, np.float32), root_values=np.zeros(n + 1, np.float32),
-            terminated=True, truncated=False, metadata={"return": float(n)},
-        )
-        game_id = new_game_id(7)
-        sys.stdout.write(f"start {game_id}\\n")  # one write: a kill never splits the line
-        sys.stdout.flush()
-        save_game(record, folder, game_id)
-        sys.stdout.write(f"done {game_id}\\n")
-        sys.stdout.flush()
-""")
+# Saves small games as fast as it can, saying "start <id>" before each write and "done <id>" after.
+# About 1 ms per game, so a random kill mostly lands inside a write.
+GAME_WRITER = CHILDREN / "game_writer.py"
 
 
 def test_killed_game_writers_lose_no_finished_game_and_leave_no_partial_file(tmp_path):
@@ -65,10 +51,10 @@ def test_killed_game_writers_lose_no_finished_game_and_leave_no_partial_file(tmp
     kills = 60
     for run in range(kills):
         writer = subprocess.Popen(
-            [sys.executable, "-c", GAME_WRITER, str(games), str(run)],
+            [sys.executable, str(GAME_WRITER), str(games), str(run)],
             stdout=subprocess.PIPE,
             text=True,
-            env=ENV,
+            env=CHILD_ENV,
         )
         assert writer.stdout.readline() == "ready\n"
         deadline = time.monotonic() + rng.uniform(0.0, 0.08)
@@ -97,47 +83,9 @@ def test_killed_game_writers_lose_no_finished_game_and_leave_no_partial_file(tmp
     print(f"{kills} kills: {len(done)} games written, {len(temps)} partial temporaries removed")
 
 
-# A fork server for "trainers": imports torch once, then forks one trainer per "start" line on
-# stdin (a fresh interpreter per restart costs seconds). Each trainer resumes like train.py
-# --resume (weights, optimizer and step from the newest checkpoint), then takes optimizer steps,
-# saving after each one and keeping the newest 3; it appends each step to saved.txt once its save
-# returned. "reap <pid>" answers with the killed trainer's exit status.
-CHECKPOINT_WRITER = textwrap.dedent("""
-    import os, sys
-    from pathlib import Path
-    import torch
-    torch.set_num_threads(1)
-    from muzero_lite.checkpoints import (
-        build_model, prune_checkpoints, read_latest, save_checkpoint)
-    from muzero_lite.config import load_config
-    from muzero_lite.envs import Environment
-    folder, saved = Path(sys.argv[1]), sys.argv[2]
-    config = load_config("configs/cartpole.toml")
-    model = build_model(config, Environment(config.env))
-    optimizer = torch.optim.AdamW(model.parameters())
-    for line in sys.stdin:
-        if line.startswith("reap"):
-            status = os.waitpid(int(line.split()[1]), 0)[1]
-            print(os.waitstatus_to_exitcode(status), flush=True)
-            continue
-        pid = os.fork()
-        if pid == 0:
-            state, step = read_latest(folder, model.arch), 0
-            if state is not None:
-                model.load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                step = state["step"]
-            out = os.open(saved, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            while True:
-                optimizer.zero_grad()
-                sum((p * p).sum() for p in model.parameters()).backward()
-                optimizer.step()
-                step += 1
-                save_checkpoint(folder, step, model, optimizer=optimizer.state_dict())
-                prune_checkpoints(folder, 3)
-                os.write(out, f"{step}\\n".encode())
-        print(pid, flush=True)
-""")
+# A fork server of "trainers" that resume like train.py --resume and save after every step: it
+# imports torch once and forks one per "start" line (a fresh interpreter per restart costs seconds).
+CHECKPOINT_WRITER = CHILDREN / "checkpoint_writer.py"
 
 
 def test_killed_trainers_always_leave_a_newest_checkpoint_that_loads(tmp_path):
@@ -146,12 +94,12 @@ def test_killed_trainers_always_leave_a_newest_checkpoint_that_loads(tmp_path):
     arch = architecture_for(config, Environment(config.env))
     worker_model, worker_step = MuZeroNet(arch), -1
     server = subprocess.Popen(
-        [sys.executable, "-c", CHECKPOINT_WRITER, str(folder), str(saved)],
+        [sys.executable, str(CHECKPOINT_WRITER), str(folder), str(saved)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,
-        env=ENV,
+        env=CHILD_ENV,
     )
 
     def ask(line: str) -> int:
@@ -195,19 +143,10 @@ def test_killed_trainers_always_leave_a_newest_checkpoint_that_loads(tmp_path):
     print(f"{kills} kills: {len(printed)} checkpoints, {interrupted} interrupted saves")
 
 
-FAST = [
-    "--set", "train.warmup_transitions=10", "--set", "train.replay_ratio=10",
-    "--set", "train.batch_size=16", "--set", "train.checkpoint_every=5",
-    "--set", "train.log_every=5", "--set", "train.poll_seconds=0.2",
-]  # fmt: skip
+FAST = [*FAST_TRAINER, "--set", "train.checkpoint_every=5"]  # a checkpoint with each metrics row
 
 
 NO_PACE = ["--set", "selfplay.max_env_steps_per_train_step=0"]  # (else it waits for a trainer)
-
-
-def entry(script: str, data_dir, *args: str) -> list[str]:
-    command = [sys.executable, script, "--config", "configs/cartpole.toml"]
-    return [*command, "--data-dir", str(data_dir), *args]
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -227,11 +166,11 @@ def test_a_killed_trainer_resumes_step_and_optimizer_while_workers_play_on(tmp_p
         save_game(make_record(length=30), games, f"20260101-00000{i}-w09-seeded")
     with open(tmp_path / "train.log", "w") as log:
         trainer = subprocess.Popen(
-            entry("train.py", tmp_path, *FAST), cwd=REPO, stdout=log, stderr=log
+            entry_command("train.py", tmp_path, *FAST), cwd=REPO, stdout=log, stderr=log
         )
     with open(tmp_path / "worker.log", "w") as log:
         worker = subprocess.Popen(
-            entry("selfplay.py", tmp_path, "--worker-id", "1", *NO_PACE),
+            entry_command("selfplay.py", tmp_path, "--worker-id", "1", *NO_PACE),
             cwd=REPO,
             stdout=log,
             stderr=log,
@@ -263,42 +202,28 @@ def test_a_killed_trainer_resumes_step_and_optimizer_while_workers_play_on(tmp_p
             process.kill()
             process.wait()
 
+    logged = len(train_metrics(tmp_path))  # the killed trainer's rows
     status, out = resume_with_new_games(
-        entry("train.py", tmp_path, "--resume", "--steps", str(step + 10), *FAST), tmp_path
+        entry_command("train.py", tmp_path, "--resume", "--steps", str(step + 10), *FAST), tmp_path
     )
     assert status == 0, out
-    assert f"[train] resumed at step {step};" in out
-    assert f"[train] step {step + 10} |" in out
+    # the resumed run went on from the newest checkpoint's step to step + 10, not from 0
+    assert [int(r["step"]) for r in train_metrics(tmp_path)[logged:]] == [step + 5, step + 10]
     final = torch.load(tmp_path / "checkpoints" / f"step-{step + 10:08d}.pt", weights_only=True)
     assert final["optimizer"]["state"][0]["step"].item() == step + 10  # Adam's counter went on
 
 
 # Two processes publish under the same names at once: os.link lets exactly one win each name.
-PUBLISHER = textwrap.dedent("""
-    import sys, time
-    from pathlib import Path
-    from muzero_lite.games import publish
-    folder, me = Path(sys.argv[1]), sys.argv[2]
-    while not (folder / "go").exists():
-        time.sleep(0.001)
-    won = []
-    for i in range(300):
-        try:
-            publish(folder / f"g{i:03d}.npz", lambda f: f.write((me * 5000).encode()))
-            won.append(i)
-        except FileExistsError:
-            pass
-    print(" ".join(map(str, won)))
-""")
+PUBLISHER = CHILDREN / "publisher.py"
 
 
 def test_two_processes_publishing_the_same_names_never_replace_each_other(tmp_path):
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", PUBLISHER, str(tmp_path), me],
+            [sys.executable, str(PUBLISHER), str(tmp_path), me],
             stdout=subprocess.PIPE,
             text=True,
-            env=ENV,
+            env=CHILD_ENV,
         )
         for me in "ab"
     ]

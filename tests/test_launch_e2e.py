@@ -5,11 +5,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-from conftest import REPO
+from conftest import REPO, entry_command
 
 from muzero_lite.checkpoints import build_model, save_checkpoint
 from muzero_lite.config import load_config
@@ -34,21 +33,18 @@ def processes_using(path) -> list[int]:
 
 
 def launch(data_dir, *args):
-    command = [sys.executable, "launch.py", "--config", "configs/cartpole.toml"]
-    return [*command, "--data-dir", str(data_dir), "--workers", "1", *FAST, *args]
+    return entry_command("launch.py", data_dir, "--workers", "1", *FAST, *args)
 
 
 def test_launcher_runs_and_stops_cleanly(tmp_path):
     result = subprocess.run(
         launch(tmp_path, "--minutes", "0.25"), cwd=REPO, capture_output=True, text=True, timeout=120
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "started a trainer and 1 self-play worker(s)" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr  # 0: every child's status was 0
     assert "games " in result.stdout and "env steps" in result.stdout
-    assert "stopped: trainer (0), worker 0 (0)" in result.stdout
     assert processes_using(tmp_path) == []
     logs = sorted(p.name for p in (tmp_path / "logs").iterdir())
-    assert logs == ["train.log", "worker-0.log"]
+    assert logs == ["train.log", "worker-0.log"]  # it started a trainer and one worker
     assert list((tmp_path / "games").glob("*.npz"))
     assert list((tmp_path / "checkpoints").glob("step-*.pt"))  # the trainer's final checkpoint
 
@@ -61,7 +57,8 @@ def test_ctrl_c_stops_every_process(tmp_path):
     launcher.send_signal(signal.SIGINT)
     out, _ = launcher.communicate(timeout=90)
     assert launcher.returncode == 0, out
-    assert "stopping..." in out and "stopped: trainer (0), worker 0 (0)" in out
+    # the children's exit statuses, which only the launcher sees (printed once it stopped them)
+    assert "stopped: trainer (0), worker 0 (0)" in out
     assert processes_using(tmp_path) == []
 
 
@@ -70,20 +67,12 @@ def test_evaluate_writes_a_summary_per_stage(tmp_path):
     config = load_config(REPO / "configs" / "mario.toml", overrides)
     save_checkpoint(tmp_path / "checkpoints", 9, build_model(config, Environment(config.env)))
     summary = tmp_path / "summary.json"
-    command = [
-        sys.executable,
-        "evaluate.py",
-        "--config",
-        "configs/mario.toml",
-        "--data-dir",
-        str(tmp_path),
-    ]
+    command = entry_command("evaluate.py", tmp_path, config="configs/mario.toml")
     for item in overrides:
         command += ["--set", item]
     command += ["--episodes", "2", "--gifs", "--json", str(summary)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "evaluating checkpoint step 9: 2 greedy episodes" in result.stdout
     assert "x_pos" in result.stdout and "1-1" in result.stdout and "4-1" in result.stdout
     report = json.loads(summary.read_text())
     assert report["checkpoint_step"] == 9
@@ -95,9 +84,8 @@ def test_evaluate_writes_a_summary_per_stage(tmp_path):
 
 
 def test_evaluate_without_a_checkpoint_is_one_clear_error(tmp_path):
-    command = [sys.executable, "evaluate.py", "--config", "configs/cartpole.toml"]
     result = subprocess.run(
-        [*command, "--data-dir", str(tmp_path)],
+        entry_command("evaluate.py", tmp_path),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -111,10 +99,8 @@ def test_evaluate_without_a_checkpoint_is_one_clear_error(tmp_path):
 
 def test_sigint_stops_a_process_that_inherited_it_ignored(tmp_path):
     # A non-interactive shell starts background jobs with SIGINT ignored; Ctrl-C must still work.
-    command = [
-        sys.executable, "selfplay.py", "--config", "configs/cartpole.toml",
-        "--data-dir", str(tmp_path), "--set", "selfplay.max_env_steps_per_train_step=0",
-    ]  # fmt: skip
+    no_pace = ["--set", "selfplay.max_env_steps_per_train_step=0"]
+    command = entry_command("selfplay.py", tmp_path, *no_pace)
 
     def ignore_sigint():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -126,5 +112,5 @@ def test_sigint_stops_a_process_that_inherited_it_ignored(tmp_path):
     while not list((tmp_path / "games").glob("*.npz")) and time.time() < deadline:
         time.sleep(0.1)
     worker.send_signal(signal.SIGINT)
-    out, _ = worker.communicate(timeout=30)
-    assert worker.returncode == 0 and "stopped" in out
+    worker.communicate(timeout=30)
+    assert worker.returncode == 0  # a clean stop: without --games a worker runs until stopped

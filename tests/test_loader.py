@@ -11,7 +11,6 @@ import stat
 import struct
 import subprocess
 import sys
-import textwrap
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import REPO, make_record
+from conftest import CHILD_ENV, CHILDREN, REPO, make_record
 
 from muzero_lite.config import EnvConfig
 from muzero_lite.games import GameFileError, GameRecord, file_arrays, load_game, save_game
@@ -265,30 +264,14 @@ def test_a_file_larger_than_the_largest_game_is_refused_unread(tmp_path):
         load_game(path)  # without limits (tools): read as far as the directory
 
 
-# Loads each folder of game files with the trainer's loader in a fresh process, and prints the
-# peak resident memory (ru_maxrss, KiB on Linux) after each, with what the loader took and said.
-# Linux carries a process's peak across fork and exec, so it runs as the grandchild of a fresh
-# interpreter (FRESH): a child of pytest itself would start at pytest's peak.
+# Loads each folder of game files with the trainer's loader in a fresh process (PEAK_RSS), and
+# prints the peak resident memory after each, with what the loader took and said. Linux carries
+# a process's peak across fork and exec, so it runs as the grandchild of a fresh interpreter
+# (FRESH): a child of pytest itself would start at pytest's peak.
 FRESH = (
     "import subprocess, sys; sys.exit(subprocess.run([sys.executable, *sys.argv[1:]]).returncode)"
 )
-PEAK_RSS = textwrap.dedent("""
-    import json, resource, sys
-    from pathlib import Path
-    from types import SimpleNamespace
-    from muzero_lite.config import EnvConfig
-    from muzero_lite.loader import GameLoader, run_limits
-
-    frames = SimpleNamespace(observation_shape=(84, 84), num_actions=7, pixels=True)
-    limits = run_limits(EnvConfig(id="SuperMarioBros-v0", max_episode_steps=2000), frames)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
-    for folder in sys.argv[1:]:
-        lines = []
-        games = GameLoader(Path(folder), log=lines.append, limits=limits).poll()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"loaded": len(games), "log": lines, "peak_mb": peak}), flush=True)
-        del games
-""")
+PEAK_RSS = CHILDREN / "peak_rss.py"
 
 
 def longest_mario_game() -> GameRecord:
@@ -327,8 +310,8 @@ def test_a_game_declaring_gigabytes_is_quarantined_without_allocating_them(tmp_p
         entries = {**honest, entry.name: entry}.values()
         write(folders[-1], f"20260101-000000-w00-{kind}.npz", zip_bytes(list(entries)))
     result = subprocess.run(
-        [sys.executable, "-c", FRESH, "-c", PEAK_RSS, *map(str, folders)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", FRESH, str(PEAK_RSS), *map(str, folders)],
+        cwd=REPO, env=CHILD_ENV, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     _, legal, *refused = map(json.loads, result.stdout.splitlines())  # the first: after imports
