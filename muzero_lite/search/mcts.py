@@ -11,10 +11,10 @@ the root's visit counts normalised; the root value is the root's mean value over
 Leaves in batches: `parallel` simulations descend one after another, each pending visit counting as
 a visit of normalised value 0 (a virtual loss) so that the next descent tends to go elsewhere, and
 their leaves are expanded in one network call: 1 + ceil(simulations / parallel) calls per move. On a
-CPU the network call is most of a simulation's cost and barely grows with the batch (a CartPole
-network: 50 simulations take about 14 ms one by one, 5 ms four at a time; see BENCHMARKS.md), so
-the default batches 4, at the price of a slightly less sequential search; parallel = 1 is the
-paper's sequential search, exactly.
+CPU the network call is most of a simulation's cost and barely grows with the batch (the cost per
+move at 1 and at 4 is in BENCHMARKS.md, "Search kinds at an equal wall-clock budget"), so the
+default batches 4, at the price of a slightly less sequential search; parallel = 1 is the paper's
+sequential search, exactly.
 """
 
 import math
