@@ -101,7 +101,8 @@ def main() -> int:
         or dirs.root / "eval" / f"eval-step{step:08d}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    report = {"checkpoint_step": step, "episodes": results, "summary": summary}
+    episodes = [episode.to_json() for episode in results]
+    report = {"checkpoint_step": step, "episodes": episodes, "summary": summary}
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
     return 0

@@ -112,7 +112,8 @@ def judge(args, config, dirs: DataDirs) -> list[dict]:
     for step, env_steps, path in chosen:
         load_weights(path, model)
         rng = np.random.default_rng(1000 + args.seed)  # the same start states for every checkpoint
-        returns = [float(r["return"]) for r in evaluate(config, env, model, args.episodes, rng)]
+        results = evaluate(config, env, model, args.episodes, rng)
+        returns = [float(r.metadata.return_) for r in results]
         rows.append({"train_step": step, "env_steps": env_steps, "mean": float(np.mean(returns)),
                      "min": min(returns)})  # fmt: skip
         print(f"step {step:6d} | env steps {env_steps:6d} | mean {rows[-1]['mean']:6.1f} | "

@@ -127,7 +127,7 @@ def measure(config, env, model, dirs, monitor, rng, episodes, start) -> dict:
     returns = [0.0]
     if step is not None:
         results = evaluate(config, env, model, episodes, rng, train_step=step)
-        returns = [float(r["return"]) for r in results]
+        returns = [float(r.metadata.return_) for r in results]
     return {
         "minutes": minutes,
         "env_steps": finished + config.env.max_episode_steps,  # one game may be in progress

@@ -42,13 +42,14 @@ from muzero_lite.cli import stop_on_signals
 from muzero_lite.config import Config, load_config
 from muzero_lite.envs import Environment
 from muzero_lite.evaluation import distinct_trajectories, evaluate
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.launcher import start_run, stop_all
 from muzero_lite.monitor import RunMonitor
 from muzero_lite.paths import DataDirs
 from networks import MuZeroNet
 
 
-def random_baseline(env: Environment, episodes: int, noop_max: int, rng) -> list[dict]:
+def random_baseline(env: Environment, episodes: int, noop_max: int, rng) -> list[GameMetadata]:
     """Uniform random actions on the same preprocessed env, with the same no-op starts, played
     without the no-progress truncation (as greedy evaluation plays)."""
     old_no_progress_steps, env.no_progress_steps = env.no_progress_steps, 0
@@ -64,22 +65,22 @@ def random_baseline(env: Environment, episodes: int, noop_max: int, rng) -> list
                 flag = flag or bool(step.info.get("flag_get", False))
                 if step.terminated or step.truncated:
                     break
-            results.append({"x_pos_max": x_max, "return": total, "flag_get": flag})
+            results.append(GameMetadata(return_=total, x_pos_max=x_max, flag_get=flag))
     finally:
         env.no_progress_steps = old_no_progress_steps
     return results
 
 
-def figures(results: list[dict]) -> dict:
-    xs = [float(r["x_pos_max"]) for r in results]
-    flags = [bool(r["flag_get"]) for r in results]
+def figures(results: list[GameMetadata]) -> dict:
+    xs = [float(r.x_pos_max) for r in results]
+    flags = [bool(r.flag_get) for r in results]
     return {
         "episodes": len(results),
         "flags": sum(flags),
         "x_pos_mean": float(np.mean(xs)),
         "x_pos_max": float(np.max(xs)),
         "flag_rate": float(np.mean(flags)),
-        "return_mean": float(np.mean([float(r["return"]) for r in results])),
+        "return_mean": float(np.mean([float(r.return_) for r in results])),
     }
 
 
@@ -272,7 +273,7 @@ def evaluation_row(
     return {
         "eval": kind,
         "train_steps": step,
-        **figures(results),
+        **figures([r.metadata for r in results]),
         "distinct_trajectories": distinct_trajectories(results),
     }
 

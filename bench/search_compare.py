@@ -123,7 +123,7 @@ def evaluate(config: Config, data: Path, episodes: int, seed: int) -> dict[str, 
     returns = [
         play_game(
             env, model, config, rng, train_step=step, record_frames=False, greedy=True
-        ).record.metadata["return"]
+        ).record.metadata.return_
         for _ in range(episodes)
     ]
     env.close()

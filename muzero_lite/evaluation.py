@@ -2,6 +2,7 @@
 
 import hashlib
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,22 @@ import numpy as np
 
 from muzero_lite.config import Config
 from muzero_lite.envs import Environment
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.gifs import gif_name, write_gif
 from muzero_lite.worker import play_games
 from networks import MuZeroNet
 
-FIGURES = ("return", "length", "x_pos_max")
-OUTCOME = ("return", "length", "x_pos_max", "flag_get")  # with the actions: one trajectory
+
+@dataclass(frozen=True)
+class EvalEpisode:
+    """One greedy game of `evaluate`."""
+
+    metadata: GameMetadata
+    trajectory: str  # trajectory_hash of its actions
+
+    def to_json(self) -> dict[str, Any]:
+        """As the summary file lists it: the metadata's keys, then "trajectory"."""
+        return {**self.metadata.to_json(), "trajectory": self.trajectory}
 
 
 def evaluate(
@@ -30,7 +41,7 @@ def evaluate(
     noops: list[int] | None = None,
     no_progress_steps: int = 0,
     parallel: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[EvalEpisode]:
     """Play `episodes` greedy games, stage i mod S for episode i; per game its metadata record
     and `trajectory`, a short hash of its actions (`distinct_trajectories` counts them).
 
@@ -75,7 +86,7 @@ def evaluate(
                 if gif_dir is not None:
                     name = gif_name(f"eval-step{train_step:08d}-{i:03d}", meta)
                     write_gif(game.frames, gif_dir / name, config.selfplay.gif_fps)
-                results.append({**meta, "trajectory": trajectory_hash(game.record.actions)})
+                results.append(EvalEpisode(meta, trajectory_hash(game.record.actions)))
     finally:
         env.no_progress_steps = old_no_progress_steps
         for other in envs[1:]:
@@ -88,26 +99,32 @@ def trajectory_hash(actions: np.ndarray) -> str:
     return hashlib.sha1(np.asarray(actions, dtype=np.int64).tobytes()).hexdigest()[:12]
 
 
-def distinct_trajectories(results: list[dict[str, Any]]) -> int:
+def distinct_trajectories(results: list[EvalEpisode]) -> int:
     """How many different games `evaluate` played: two are the same when their actions
     (`trajectory`) and outcome (return, length, x_pos_max, flag_get) are all equal."""
-    return len({(r["trajectory"], *(r.get(key) for key in OUTCOME)) for r in results})
+    outcomes = [(r.trajectory, r.metadata) for r in results]
+    return len({(t, m.return_, m.length, m.x_pos_max, m.flag_get) for t, m in outcomes})
 
 
-def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def summarize(results: list[EvalEpisode]) -> dict[str, dict[str, Any]]:
     """Per stage (Mario) or env id, and "all": count, mean/std/min/max of each figure, flag rate."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for meta in results:
-        groups.setdefault(str(meta.get("stage", meta["env_id"])), []).append(meta)
+    groups: dict[str, list[GameMetadata]] = {}
+    for meta in (r.metadata for r in results):
+        groups.setdefault(meta.stage or meta.env_id, []).append(meta)
     if len(groups) > 1:
-        groups["all"] = results
+        groups["all"] = [r.metadata for r in results]
     return {name: _figures(games) for name, games in groups.items()}
 
 
-def _figures(games: list[dict[str, Any]]) -> dict[str, Any]:
+def _figures(games: list[GameMetadata]) -> dict[str, Any]:
     out: dict[str, Any] = {"episodes": len(games)}
-    for key in FIGURES:
-        values = [float(g[key]) for g in games if key in g]
+    figures = {
+        "return": [g.return_ for g in games],
+        "length": [g.length for g in games],
+        "x_pos_max": [g.x_pos_max for g in games],
+    }
+    for key, present in figures.items():
+        values = [float(v) for v in present if v is not None]
         if values:
             out[key] = {
                 "mean": statistics.fmean(values),
@@ -115,7 +132,7 @@ def _figures(games: list[dict[str, Any]]) -> dict[str, Any]:
                 "min": min(values),
                 "max": max(values),
             }
-    flags = [bool(g["flag_get"]) for g in games if "flag_get" in g]
+    flags = [g.flag_get for g in games if g.flag_get is not None]
     if flags:
         out["flag_rate"] = sum(flags) / len(flags)
     return out

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from muzero_lite.config import EnvConfig
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.npz import NPY_HEADER_BYTES
 
 # The EnvConfig fields that change what a game stores, recorded in its metadata ("env_settings").
@@ -103,15 +104,13 @@ def compared_settings(*, pixels: bool, mario: bool) -> tuple[str, ...]:
     return ("actions", "flag_bonus", *names) if mario else names
 
 
-def settings_mismatch(metadata: dict[str, Any], expected: dict[str, Any]) -> str | None:
+def settings_mismatch(metadata: GameMetadata, expected: dict[str, Any]) -> str | None:
     """Why a game's recorded env settings differ from `expected`, or None.
 
     A game written before settings were recorded (no "env_settings") counts as EnvConfig's
     defaults, as does a setting its record lacks.
     """
-    recorded = metadata.get("env_settings", {})
-    if not isinstance(recorded, dict):
-        return "env_settings in the metadata is not a JSON object"
+    recorded = metadata.env_settings or {}
     played = env_settings(EnvConfig()) | recorded
     for name, value in expected.items():
         if played.get(name) != value:

@@ -8,7 +8,7 @@ A game of T moves holds T + 1 states. Arrays:
   root_values  [T+1]              float32, search value at state t; [T] is the value of the final
                                   state (0 when terminated, the network's estimate when truncated)
   terminated, truncated           bool scalars (exactly one is true)
-  metadata                        a JSON string (see `GameRecord.metadata`)
+  metadata                        a JSON string, the `GameMetadata` record (game_metadata.py)
 
 Writers use a hidden temporary name in the same folder, then link it to its final name, so a reader
 never sees half a file and two writers never replace each other's game. Readers open regular files
@@ -22,13 +22,14 @@ import os
 import secrets
 import stat
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
 from muzero_lite.game_limits import GameLimits, settings_mismatch
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.npz import NpzError, NpzTooLarge, read_npz
 
 FORMAT_VERSION = 1
@@ -58,7 +59,7 @@ class GameRecord:
     root_values: np.ndarray  # [T+1]
     terminated: bool
     truncated: bool
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: GameMetadata = field(default_factory=GameMetadata)
 
     @property
     def length(self) -> int:
@@ -81,6 +82,7 @@ def save_game(record: GameRecord, directory: Path, game_id: str) -> Path:
 
 def file_arrays(record: GameRecord) -> dict[str, np.ndarray]:
     """The arrays a game file holds, by member name, in the dtypes it stores."""
+    metadata = replace(record.metadata, format_version=FORMAT_VERSION).to_json()
     return {
         "observations": record.observations,
         "actions": record.actions.astype(np.int64),
@@ -89,7 +91,7 @@ def file_arrays(record: GameRecord) -> dict[str, np.ndarray]:
         "root_values": record.root_values.astype(np.float32),
         "terminated": np.array(record.terminated),
         "truncated": np.array(record.truncated),
-        "metadata": np.array(json.dumps({**record.metadata, "format_version": FORMAT_VERSION})),
+        "metadata": np.array(json.dumps(metadata)),
     }
 
 
@@ -124,17 +126,7 @@ def load_game(path: Path, limits: GameLimits | None = None) -> GameRecord:
     declares (tools reading their own games).
     """
     arrays = _read_arrays(path, limits)
-    try:
-        metadata = json.loads(str(arrays.pop("metadata")))
-    except (json.JSONDecodeError, TypeError) as e:
-        raise GameFileError(f"metadata is not JSON: {e}") from None
-    if not isinstance(metadata, dict):
-        raise GameFileError("metadata is not a JSON object")
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise GameFileError(
-            f"format_version {metadata.get('format_version')!r}, "
-            f"this version reads {FORMAT_VERSION}"
-        )
+    metadata = _read_metadata(str(arrays.pop("metadata")))
     if limits is not None and (problem := settings_mismatch(metadata, limits.env_settings)):
         raise GameFileError(problem)
     record = GameRecord(
@@ -157,6 +149,23 @@ def load_game(path: Path, limits: GameLimits | None = None) -> GameRecord:
     if problem := limits.misfit(record.observations, record.policies.shape[1]):
         raise GameFileError(problem)
     return record
+
+
+def _read_metadata(text: str) -> GameMetadata:
+    """A file's metadata record, if it is JSON of this version's format."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as e:
+        raise GameFileError(f"metadata is not JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise GameFileError("metadata is not a JSON object")
+    version = data.get("format_version")  # first: another format may hold other keys and types
+    if version != FORMAT_VERSION:
+        raise GameFileError(f"format_version {version!r}, this version reads {FORMAT_VERSION}")
+    try:
+        return GameMetadata.from_json(data)
+    except ValueError as e:
+        raise GameFileError(str(e)) from None
 
 
 def _read_arrays(path: Path, limits: GameLimits | None) -> dict[str, np.ndarray]:

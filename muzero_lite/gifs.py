@@ -11,11 +11,11 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import imageio.v3 as iio
 import numpy as np
 
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import publish
 
 
@@ -27,13 +27,13 @@ def safe_name(text: str) -> str:
     return name if name and not name.startswith(".") else "_" + name
 
 
-def gif_name(game_id: str, metadata: dict[str, Any]) -> str:
+def gif_name(game_id: str, metadata: GameMetadata) -> str:
     parts = [game_id]
-    if "stage" in metadata:
-        parts.append(safe_name(str(metadata["stage"])))
-    if "x_pos_max" in metadata:
-        parts.append(f"x{int(metadata['x_pos_max'])}")
-    parts.append(f"r{metadata['return']:.0f}")
+    if metadata.stage is not None:
+        parts.append(safe_name(metadata.stage))
+    if metadata.x_pos_max is not None:
+        parts.append(f"x{int(metadata.x_pos_max)}")
+    parts.append(f"r{metadata.return_:.0f}")
     return "_".join(parts) + ".gif"
 
 
@@ -45,31 +45,29 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: int) -> Path:
     return publish(path, lambda f: f.write(buffer.getvalue()))
 
 
-def update_best(best_dir: Path, gif: Path, metadata: dict[str, Any]) -> bool:
+def update_best(best_dir: Path, gif: Path, metadata: GameMetadata) -> bool:
     """Keep `best_dir/<stage>.gif` (or `<env id>.gif`) as the best game so far (x_pos, then return).
 
     The name is the stage or id through `safe_name`; a JSON record beside each GIF says what it
     holds (the id as it is); a lock file keeps several workers from replacing one another's better
     game. Returns whether this game became the best.
     """
-    key = safe_name(str(metadata.get("stage") or metadata["env_id"]))
+    key = safe_name(metadata.stage or metadata.env_id)
     best_dir.mkdir(parents=True, exist_ok=True)
     with open(best_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         record = best_dir / f"{key}.json"
         if record.exists():
             try:
-                if _score(json.loads(record.read_text())) >= _score(metadata):
+                best = GameMetadata.from_json(json.loads(record.read_text()))
+                if best.score() >= metadata.score():
                     return False
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            except (TypeError, ValueError):  # not JSON, a value of the wrong type, no return
                 pass  # an unreadable record is replaced
         _replace(best_dir / f"{key}.gif", gif.read_bytes())
-        _replace(record, (json.dumps({**metadata, "gif": gif.name}, indent=2) + "\n").encode())
+        text = json.dumps({**metadata.to_json(), "gif": gif.name}, indent=2) + "\n"
+        _replace(record, text.encode())
         return True
-
-
-def _score(metadata: dict[str, Any]) -> tuple[float, float]:
-    return (float(metadata.get("x_pos_max", 0)), float(metadata["return"]))
 
 
 def _replace(path: Path, data: bytes) -> None:

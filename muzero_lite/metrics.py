@@ -16,6 +16,8 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
+from muzero_lite.game_metadata import GameMetadata
+
 STAGE_COLUMNS = ["step", "wall_time", "charts/env_steps", "stage", "charts/x_pos_max", "games"]
 
 
@@ -29,12 +31,12 @@ class StageMean:
     games: int
 
 
-def stage_means(games: Iterable[dict[str, Any]]) -> list[StageMean]:
+def stage_means(games: Iterable[GameMetadata]) -> list[StageMean]:
     """Per stage (sorted by name), the mean x_pos_max of games' metadata; [] without stages."""
     by_stage: dict[str, list[float]] = {}
     for meta in games:
-        if "stage" in meta and meta.get("x_pos_max") is not None:
-            by_stage.setdefault(str(meta["stage"]), []).append(float(meta["x_pos_max"]))
+        if meta.stage is not None and meta.x_pos_max is not None:
+            by_stage.setdefault(meta.stage, []).append(float(meta.x_pos_max))
     return [StageMean(s, sum(xs) / len(xs), len(xs)) for s, xs in sorted(by_stage.items())]
 
 

@@ -9,10 +9,10 @@ import time
 import zipfile
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.paths import DataDirs
 
 
@@ -22,8 +22,8 @@ class RunMonitor:
         self.seen: set[str] = set()
         self.games = 0
         self.env_steps = 0
-        self.recent: deque[dict[str, Any]] = deque(maxlen=recent)
-        self.best: dict[str, Any] | None = None
+        self.recent: deque[GameMetadata] = deque(maxlen=recent)
+        self.best: GameMetadata | None = None
         self._rate_mark = (time.monotonic(), 0)
 
     def scan(self) -> None:
@@ -36,9 +36,9 @@ class RunMonitor:
             if meta is None:
                 continue
             self.games += 1
-            self.env_steps += int(meta.get("length", 0))
+            self.env_steps += int(meta.length or 0)
             self.recent.append(meta)
-            if self.best is None or _score(meta) > _score(self.best):
+            if self.best is None or meta.score() > self.best.score():
                 self.best = meta
 
     def trainer_metrics(self) -> dict[str, str]:
@@ -59,15 +59,13 @@ class RunMonitor:
         self._rate_mark = (now, self.env_steps)
         parts = [f"games {self.games}", f"env steps {self.env_steps} ({rate:.0f}/s)"]
         if self.recent:
-            returns = [float(m["return"]) for m in self.recent]
+            returns = [float(m.return_) for m in self.recent]
             parts.append(f"return mean {np.mean(returns):.1f} (last {len(returns)})")
-            xs = [float(m["x_pos_max"]) for m in self.recent if "x_pos_max" in m]
+            xs = [float(m.x_pos_max) for m in self.recent if m.x_pos_max is not None]
             if xs:
-                parts.append(
-                    f"x_pos mean {np.mean(xs):.0f} best {self.best.get('x_pos_max', 0):.0f}"
-                )
+                parts.append(f"x_pos mean {np.mean(xs):.0f} best {self.best.x_pos_max or 0:.0f}")
             else:
-                parts.append(f"best return {float(self.best['return']):.1f}")
+                parts.append(f"best return {float(self.best.return_):.1f}")
         row = self.trainer_metrics()
         if row:
             parts.append(
@@ -79,17 +77,15 @@ class RunMonitor:
         return " | ".join(parts)
 
 
-def read_metadata(path: Path) -> dict[str, Any] | None:
-    """A game file's metadata alone; None if it cannot be read (the trainer quarantines it)."""
+def read_metadata(path: Path) -> GameMetadata | None:
+    """A game file's metadata alone; None if it cannot be read (the trainer quarantines it) or
+    lacks the return and length this view shows."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data["metadata"]))
+            meta = GameMetadata.from_json(json.loads(str(data["metadata"])))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
-
-
-def _score(meta: dict[str, Any]) -> tuple[float, float]:
-    return (float(meta.get("x_pos_max", 0)), float(meta["return"]))
+    return meta if meta.return_ is not None and meta.length is not None else None
 
 
 def _f(row: dict[str, str], key: str) -> str:

@@ -11,7 +11,6 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +29,7 @@ from muzero_lite.checkpoints import (
 from muzero_lite.config import Config, ConfigError
 from muzero_lite.envs import Environment
 from muzero_lite.finite import SkippedSteps, all_finite, gradients_finite, restore_buffers
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import remove_stale_temps
 from muzero_lite.loader import GameLoader, LoadedGame, run_limits
 from muzero_lite.losses import LossOutput, muzero_loss
@@ -98,7 +98,7 @@ class Trainer:
         )
         self.loader = GameLoader(dirs.games, log, limits=run_limits(config.env, arch))
         self.rng = np.random.default_rng(seed)
-        self.recent_games: list[dict[str, Any]] = []
+        self.recent_games: list[GameMetadata] = []
         self.metrics = MetricsLogger(dirs.runs / "train", COLUMNS, config.to_dict())
         self.counters = Counters(SkippedSteps(tc.max_skipped_steps))
         if resume:
@@ -361,9 +361,9 @@ class Trainer:
             "charts/train_steps_per_s": steps_per_s,
             "charts/samples_per_s": steps_per_s * self.config.train.batch_size,
             "charts/priority_beta": self.priority_beta(),
-            "charts/episodic_return": _mean(g.get("return") for g in games),
-            "charts/episode_length": _mean(g.get("length") for g in games),
-            "charts/x_pos_max": _mean(g.get("x_pos_max") for g in games),
+            "charts/episodic_return": _mean(g.return_ for g in games),
+            "charts/episode_length": _mean(g.length for g in games),
+            "charts/x_pos_max": _mean(g.x_pos_max for g in games),
             "charts/env_steps": self.counters.env_steps,
             "charts/skipped_steps": self.counters.skips.total,
             "charts/policy_entropy": loss.policy_entropy,

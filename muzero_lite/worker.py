@@ -8,7 +8,7 @@ skipped for the newest finite one. Retention settings keep both folders under a 
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config
 from muzero_lite.envs import Environment, Step, is_mario
 from muzero_lite.game_limits import env_settings
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import (
     GameFileError,
     GameRecord,
@@ -189,21 +190,22 @@ class _Episode:
 
     def record(self, config: Config, train_step: int) -> GameRecord:
         env_id = self.env.env_id
-        metadata: dict[str, Any] = {
-            "env_id": env_id,
-            "checkpoint_step": train_step,
-            "search": config.search.kind,
-            "return": float(np.sum(self.rewards)),
-            "length": len(self.actions),
-            "env_settings": env_settings(config.env),  # a trainer of other settings refuses it
-        }
+        metadata = GameMetadata(
+            env_id=env_id,
+            checkpoint_step=train_step,
+            search=config.search.kind,
+            return_=float(np.sum(self.rewards)),
+            length=len(self.actions),
+            env_settings=env_settings(config.env),  # a trainer of other settings refuses it
+        )
         if is_mario(env_id):
-            metadata |= {
-                "world": int(self.info.get("world", 0)),
-                "stage": f"{self.info.get('world', 0)}-{self.info.get('stage', 0)}",
-                "x_pos_max": int(self.x_pos_max),
-                "flag_get": self.flag_get,
-            }
+            metadata = replace(
+                metadata,
+                world=int(self.info.get("world", 0)),
+                stage=f"{self.info.get('world', 0)}-{self.info.get('stage', 0)}",
+                x_pos_max=int(self.x_pos_max),
+                flag_get=self.flag_get,
+            )
         return GameRecord(
             observations=np.stack(self.observations),
             actions=np.array(self.actions, dtype=np.int64),
@@ -321,12 +323,9 @@ def write_played(
     sp, who = config.selfplay, f"[worker {worker_id}]"
     game_id = new_game_id(worker_id)
     record = played.record
-    record.metadata |= {
-        "game_id": game_id,
-        "worker_id": worker_id,
-        "seed": seed,
-        "timestamp": time.time(),
-    }
+    record.metadata = replace(
+        record.metadata, game_id=game_id, worker_id=worker_id, seed=seed, timestamp=time.time()
+    )
     try:
         save_game(record, dirs.games, game_id)
     except OSError as e:
@@ -360,15 +359,15 @@ def _why(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def progress_line(worker_id: int, games: int, meta: dict[str, Any], seconds: float) -> str:
+def progress_line(worker_id: int, games: int, meta: GameMetadata, seconds: float) -> str:
     parts = [f"[worker {worker_id}] game {games}"]
-    if "stage" in meta:
-        parts.append(f"stage {meta['stage']}")
-    parts += [f"return {meta['return']:.1f}", f"length {meta['length']}"]
-    if "x_pos_max" in meta:
-        parts.append(f"x_pos {meta['x_pos_max']}" + (" FLAG" if meta["flag_get"] else ""))
+    if meta.stage is not None:
+        parts.append(f"stage {meta.stage}")
+    parts += [f"return {meta.return_:.1f}", f"length {meta.length}"]
+    if meta.x_pos_max is not None:
+        parts.append(f"x_pos {meta.x_pos_max}" + (" FLAG" if meta.flag_get else ""))
     parts += [
-        f"{meta['length'] / max(seconds, 1e-9):.1f} steps/s",
-        f"ckpt {meta['checkpoint_step']}",
+        f"{meta.length / max(seconds, 1e-9):.1f} steps/s",
+        f"ckpt {meta.checkpoint_step}",
     ]
     return " | ".join(parts)

@@ -13,6 +13,7 @@ import pytest
 
 from muzero_lite.config import load_config
 from muzero_lite.game_limits import env_settings
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import GameRecord, save_game
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,11 +60,11 @@ def make_record(length: int = 3, num_actions: int = 2, terminated: bool = True) 
         root_values=np.linspace(10, 10 * (length + 1), length + 1).astype(np.float32),
         terminated=terminated,
         truncated=not terminated,
-        metadata={
-            "env_id": "CartPole-v1",
-            "return": float(length * (length + 1) / 2),
-            "env_settings": env_settings(CARTPOLE_ENV),
-        },
+        metadata=GameMetadata(
+            env_id="CartPole-v1",
+            return_=float(length * (length + 1) / 2),
+            env_settings=env_settings(CARTPOLE_ENV),
+        ),
     )
 
 

@@ -65,7 +65,7 @@ def npz_bytes(**changes) -> bytes:
         "root_values": game.root_values,
         "terminated": np.array(True),
         "truncated": np.array(False),
-        "metadata": np.array(json.dumps({**game.metadata, "format_version": 1})),
+        "metadata": np.array(json.dumps({**game.metadata.to_json(), "format_version": 1})),
     }
     arrays = {k: v for k, v in {**arrays, **changes}.items() if v is not None}
     buffer = io.BytesIO()
@@ -193,7 +193,7 @@ def test_a_non_finite_newest_checkpoint_is_skipped_by_workers_resume_and_evaluat
     assert worker.returncode == 0, worker.stderr
     assert worker.stdout.splitlines().count(skipped) == 1, worker.stdout  # once, not per poll
     games = sorted((tmp_path / "games").glob("*.npz"))
-    assert [load_game(g).metadata["checkpoint_step"] for g in games] == [5, 5]
+    assert [load_game(g).metadata.checkpoint_step for g in games] == [5, 5]
 
     latest = entry("evaluate.py", tmp_path, "--episodes", "1")
     assert latest.returncode == 0, latest.stderr

@@ -4,6 +4,7 @@ no-op starts, the no-progress setting, and counting the distinct games played.""
 import importlib
 import signal
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,14 @@ from conftest import REPO
 from muzero_lite.checkpoints import build_model
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
-from muzero_lite.evaluation import distinct_trajectories, evaluate, summarize, trajectory_hash
+from muzero_lite.evaluation import (
+    EvalEpisode,
+    distinct_trajectories,
+    evaluate,
+    summarize,
+    trajectory_hash,
+)
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.worker import play_game, play_games
 
 
@@ -32,8 +40,8 @@ def test_side_by_side_evaluation_plays_the_same_episodes_in_order():
     config, env, model = setup()
     alone = evaluate(config, env, model, 5, np.random.default_rng(7), parallel=1)
     together = evaluate(config, env, model, 5, np.random.default_rng(7), parallel=3)
-    assert [g["return"] for g in together] == [g["return"] for g in alone]
-    assert [g["length"] for g in together] == [g["length"] for g in alone]
+    assert [g.metadata.return_ for g in together] == [g.metadata.return_ for g in alone]
+    assert [g.metadata.length for g in together] == [g.metadata.length for g in alone]
     assert summarize(together)["CartPole-v1"]["episodes"] == 5
 
 
@@ -45,8 +53,8 @@ def test_games_played_together_keep_their_own_records():
     assert len(together) == 2
     for game in together:
         record = game.record
-        assert record.metadata["length"] == len(record.actions) == len(record.observations) - 1
-        assert record.metadata["return"] == float(record.rewards.sum())
+        assert record.metadata.length == len(record.actions) == len(record.observations) - 1
+        assert record.metadata.return_ == float(record.rewards.sum())
         assert record.terminated != record.truncated
         assert record.policies.shape == (record.length, 2)
     (one,) = play_games([env], model, config, np.random.default_rng(0), train_step=0,
@@ -112,23 +120,23 @@ def test_evaluation_plays_with_its_own_no_progress_steps(monkeypatch):
 def test_results_carry_the_hash_of_their_actions():
     config, env, model = setup()
     results = evaluate(config, env, model, 2, np.random.default_rng(7))
-    assert all(len(r["trajectory"]) == 12 for r in results)
+    assert all(len(r.trajectory) == 12 for r in results)
     assert summarize(results)["CartPole-v1"]["episodes"] == 2
     # sha1 of the int64 bytes of [0, 1, 1], its first 12 hex digits
     assert trajectory_hash(np.array([0, 1, 1])) == "b601ef52b007"
 
 
 def test_distinct_trajectories_need_the_same_actions_and_outcome():
-    a = {"trajectory": "aaa", "return": 5.0, "length": 3, "x_pos_max": 100, "flag_get": False}
+    a = EvalEpisode(GameMetadata(return_=5.0, length=3, x_pos_max=100, flag_get=False), "aaa")
     results = [
         a,
-        dict(a),  # the same game again
-        a | {"x_pos_max": 120},  # the same actions, another outcome
-        a | {"trajectory": "bbb"},  # other actions
-        a | {"trajectory": "bbb"},
+        replace(a),  # the same game again
+        replace(a, metadata=replace(a.metadata, x_pos_max=120)),  # the same actions, other outcome
+        replace(a, trajectory="bbb"),  # other actions
+        replace(a, trajectory="bbb"),
     ]
     assert distinct_trajectories(results) == 3
-    cartpole = [{"trajectory": "c", "return": 9.0, "length": 9}] * 2  # no x_pos or flag
+    cartpole = [EvalEpisode(GameMetadata(return_=9.0, length=9), "c")] * 2  # no x_pos or flag
     assert distinct_trajectories(cartpole) == 1
     assert distinct_trajectories([]) == 0
 
@@ -142,7 +150,7 @@ def test_evaluate_cli_passes_no_progress_steps(monkeypatch, tmp_path):
 
     def fake_evaluate(config, env, model, episodes, rng, **kwargs):
         calls.append(kwargs)
-        return [{"env_id": "CartPole-v1", "return": 1.0, "length": 1, "trajectory": "x"}]
+        return [EvalEpisode(GameMetadata(env_id="CartPole-v1", return_=1.0, length=1), "x")]
 
     monkeypatch.setattr(cli, "evaluate", fake_evaluate)
     monkeypatch.setattr(cli, "load_weights", lambda path, model: 12)

@@ -195,7 +195,7 @@ def test_a_killed_trainer_resumes_step_and_optimizer_while_workers_play_on(tmp_p
         worker.send_signal(signal.SIGINT)
         assert worker.wait(timeout=60) == 0
         after = set(games.glob("*-w01-*.npz")) - before
-        assert all(load_game(p).metadata["checkpoint_step"] <= step for p in after)
+        assert all(load_game(p).metadata.checkpoint_step <= step for p in after)
         assert "Traceback" not in (tmp_path / "worker.log").read_text()
     finally:
         for process in (trainer, worker):

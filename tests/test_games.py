@@ -1,5 +1,6 @@
 """Game files: round trip, atomic and collision-free writes, and rejection of bad files."""
 
+import dataclasses
 import io
 import json
 import os
@@ -34,7 +35,7 @@ def test_round_trip(tmp_path, record):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(record, name))
         assert getattr(loaded, name).dtype == getattr(record, name).dtype
     assert (loaded.terminated, loaded.truncated) == (True, False)
-    assert loaded.metadata == {**record.metadata, "format_version": 1}
+    assert loaded.metadata == dataclasses.replace(record.metadata, format_version=1)
     assert os.listdir(tmp_path) == ["g1.npz"]  # no temporary file left behind
 
 
@@ -105,6 +106,10 @@ def _arrays(record, **changes):
         ({"policies": np.full((3, 2), 0.7, dtype=np.float32)}, "sum to 1"),
         ({"metadata": np.array(json.dumps({"format_version": 99}))}, "format_version 99"),
         ({"metadata": np.array("{not json")}, "metadata is not JSON"),
+        (
+            {"metadata": np.array(json.dumps({"format_version": 1, "return": "x"}))},
+            'metadata return = "x" is not a number',
+        ),
     ],
 )
 def test_bad_contents_are_rejected_with_a_reason(tmp_path, record, changes, reason):
@@ -165,7 +170,7 @@ def test_games_record_the_env_settings_that_change_what_they_store(tmp_path):
         model = build_model(config, env).eval()
     played = play_game(env, model, config, np.random.default_rng(0), train_step=0,
                        record_frames=False)  # fmt: skip
-    assert played.record.metadata["env_settings"] == {
+    assert played.record.metadata.env_settings == {
         "actions": "simple",
         "flag_bonus": 0.0,
         "frame_skip": 4,
@@ -176,7 +181,7 @@ def test_games_record_the_env_settings_that_change_what_they_store(tmp_path):
     path = save_game(played.record, tmp_path, "g")
     arch = architecture_for(config, env)
     loaded = load_game(path, run_limits(config.env, arch))
-    assert loaded.metadata["env_settings"] == played.record.metadata["env_settings"]
+    assert loaded.metadata.env_settings == played.record.metadata.env_settings
     unscaled = load_config(REPO / "configs" / "cartpole.toml", ["env.observation_scale=1,1,1,1"])
     with pytest.raises(GameFileError) as error:
         load_game(path, run_limits(unscaled.env, arch))

@@ -5,6 +5,7 @@ import os
 import imageio.v3 as iio
 import numpy as np
 
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.gifs import gif_name, safe_name, write_gif
 
 
@@ -18,9 +19,10 @@ def test_gif_written_and_read_back(tmp_path):
 
 
 def test_gif_names_sort_by_time_and_show_the_score():
-    meta = {"stage": "1-1", "x_pos_max": 1234.0, "return": 567.4}
+    meta = GameMetadata(stage="1-1", x_pos_max=1234.0, return_=567.4)
     assert gif_name("20261121-204512-w00-ab", meta) == "20261121-204512-w00-ab_1-1_x1234_r567.gif"
-    assert gif_name("20261121-204512-w03-cd", {"return": -3.6}) == "20261121-204512-w03-cd_r-4.gif"
+    cartpole = GameMetadata(return_=-3.6)
+    assert gif_name("20261121-204512-w03-cd", cartpole) == "20261121-204512-w03-cd_r-4.gif"
 
 
 def test_stages_and_ids_become_plain_file_names():
@@ -36,5 +38,5 @@ def test_stages_and_ids_become_plain_file_names():
 
 
 def test_a_stage_with_a_slash_stays_one_file_name():
-    meta = {"stage": "../1/1", "x_pos_max": 12.0, "return": 3.0}
+    meta = GameMetadata(stage="../1/1", x_pos_max=12.0, return_=3.0)
     assert gif_name("20261121-204512-w00-ab", meta) == "20261121-204512-w00-ab__.._1_1_x12_r3.gif"

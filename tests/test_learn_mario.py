@@ -10,6 +10,7 @@ from conftest import REPO
 
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
+from muzero_lite.game_metadata import GameMetadata
 
 sys.path.insert(0, str(REPO / "bench"))  # the bench scripts import their `common` module
 learn_mario = importlib.import_module("learn_mario")
@@ -38,10 +39,10 @@ def test_final_evaluation_starts_after_each_noop_count_once():
 
 def test_figures_count_flags():
     results = [
-        {"x_pos_max": 100, "return": 1.0, "flag_get": False},
-        {"x_pos_max": 3000, "return": 9.0, "flag_get": True},
-        {"x_pos_max": 200, "return": 2.0, "flag_get": False},
-        {"x_pos_max": 300, "return": 4.0, "flag_get": False},
+        GameMetadata(x_pos_max=100, return_=1.0, flag_get=False),
+        GameMetadata(x_pos_max=3000, return_=9.0, flag_get=True),
+        GameMetadata(x_pos_max=200, return_=2.0, flag_get=False),
+        GameMetadata(x_pos_max=300, return_=4.0, flag_get=False),
     ]
     assert learn_mario.figures(results) == {
         "episodes": 4,
@@ -68,4 +69,4 @@ def test_random_baseline_plays_without_the_no_progress_cut(monkeypatch):
     results = learn_mario.random_baseline(env, 2, 0, np.random.default_rng(0))
     assert seen == {0}
     assert env.no_progress_steps == 3
-    assert [r["flag_get"] for r in results] == [False, False]
+    assert [r.flag_get for r in results] == [False, False]

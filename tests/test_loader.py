@@ -21,6 +21,7 @@ import pytest
 from conftest import CHILD_ENV, CHILDREN, REPO, make_record
 
 from muzero_lite.config import EnvConfig
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import GameFileError, GameRecord, file_arrays, load_game, save_game
 from muzero_lite.loader import GameLoader, run_limits
 
@@ -285,7 +286,7 @@ def longest_mario_game() -> GameRecord:
         root_values=np.zeros(moves + 1, np.float32),
         terminated=False,
         truncated=True,
-        metadata={"env_id": "SuperMarioBros-1-1-v0"},
+        metadata=GameMetadata(env_id="SuperMarioBros-1-1-v0"),
     )
 
 
@@ -407,7 +408,7 @@ def pixel_game(**settings) -> GameRecord:
         root_values=np.zeros(4, np.float32),
         terminated=True,
         truncated=False,
-        metadata={"env_id": "SuperMarioBros-1-1-v0", "env_settings": settings},
+        metadata=GameMetadata(env_id="SuperMarioBros-1-1-v0", env_settings=settings),
     )
 
 
@@ -460,7 +461,8 @@ def test_a_game_of_other_env_settings_is_quarantined_with_the_reason(
 
 def test_games_without_recorded_settings_load_as_defaults(tmp_path):
     vectors, frames = make_record(), pixel_game()
-    del vectors.metadata["env_settings"], frames.metadata["env_settings"]
+    vectors.metadata = dataclasses.replace(vectors.metadata, env_settings=None)
+    frames.metadata = dataclasses.replace(frames.metadata, env_settings=None)
     vectors_path = save_game(vectors, tmp_path, "vectors")
     frames_path = save_game(frames, tmp_path, "frames")
     assert load_game(vectors_path, run_limits(EnvConfig(max_episode_steps=10), VECTORS)).length == 3

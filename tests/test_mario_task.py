@@ -10,6 +10,7 @@ from muzero_lite import envs
 from muzero_lite.config import ConfigError, EnvConfig
 from muzero_lite.envs import Environment, MarioTask, Step
 from muzero_lite.game_limits import compared_settings, env_settings, settings_mismatch
+from muzero_lite.game_metadata import GameMetadata
 
 
 def mario_step(x_pos: int, reward: float = 1.0, terminated: bool = False, **info: Any) -> Step:
@@ -117,12 +118,12 @@ def test_a_game_of_another_flag_bonus_is_refused():
     run = env_settings(EnvConfig(id="SuperMarioBros-v0", stages=["1-1"], flag_bonus=500))
     expected = {name: run[name] for name in compared_settings(pixels=True, mario=True)}
     assert expected["flag_bonus"] == 500.0
-    assert settings_mismatch({"env_settings": env_settings(mario)}, expected) == (
+    assert settings_mismatch(GameMetadata(env_settings=env_settings(mario)), expected) == (
         "played with env.flag_bonus = 0.0, this run has 500.0: a game of other env settings"
     )
-    assert settings_mismatch({}, expected) == (
+    assert settings_mismatch(GameMetadata(), expected) == (
         "env.flag_bonus not recorded (an older game), so the default 0.0, this run has 500.0: a "
         "game of other env settings"
     )
-    assert settings_mismatch({"env_settings": run}, expected) is None
+    assert settings_mismatch(GameMetadata(env_settings=run), expected) is None
     assert "flag_bonus" not in compared_settings(pixels=False, mario=False)

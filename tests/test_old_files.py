@@ -30,10 +30,10 @@ def test_a_cartpole_game_of_format_1_loads_with_its_arrays_and_metadata():
     assert game.actions.shape == (15,) and game.policies.shape == (15, 2)
     np.testing.assert_allclose(game.policies.sum(1), 1.0, rtol=1e-6)
     meta = game.metadata
-    assert meta["env_id"] == "CartPole-v1" and meta["return"] == 15.0 and meta["length"] == 15
-    assert meta["game_id"] == "20261207-024541-w00-d202acfe"
-    assert (meta["worker_id"], meta["seed"], meta["checkpoint_step"]) == (0, 5, 0)
-    assert meta["search"] == "truncated" and meta["format_version"] == 1
+    assert meta.env_id == "CartPole-v1" and meta.return_ == 15.0 and meta.length == 15
+    assert meta.game_id == "20261207-024541-w00-d202acfe"
+    assert (meta.worker_id, meta.seed, meta.checkpoint_step) == (0, 5, 0)
+    assert meta.search == "truncated" and meta.format_version == 1
 
 
 def test_a_mario_game_of_format_1_loads_with_its_stage_and_progress():
@@ -41,10 +41,10 @@ def test_a_mario_game_of_format_1_loads_with_its_stage_and_progress():
     assert game.length == 29 and game.terminated
     assert game.observations.shape == (30, 84, 84) and game.observations.dtype == np.uint8
     meta = game.metadata
-    assert meta["env_id"] == "SuperMarioBros-1-1-v0" and meta["stage"] == "1-1"
-    assert (meta["world"], meta["x_pos_max"], meta["flag_get"]) == (1, 315, False)
-    assert meta["return"] == 252.0 and meta["checkpoint_step"] == 800
-    assert meta["env_settings"]["flag_bonus"] == 500.0
+    assert meta.env_id == "SuperMarioBros-1-1-v0" and meta.stage == "1-1"
+    assert (meta.world, meta.x_pos_max, meta.flag_get) == (1, 315, False)
+    assert meta.return_ == 252.0 and meta.checkpoint_step == 800
+    assert meta.env_settings["flag_bonus"] == 500.0
 
 
 def test_a_checkpoint_written_before_loads_into_a_worker_and_resumes_a_trainer(tmp_path):

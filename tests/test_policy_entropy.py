@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import GameRecord, save_game
 
 sys.path.insert(0, str(REPO / "bench"))  # the bench scripts import their `common` module
@@ -25,7 +26,7 @@ def game(policies) -> GameRecord:
         root_values=np.zeros(moves + 1, np.float32),
         terminated=True,
         truncated=False,
-        metadata={"env_id": "CartPole-v1", "return": 0.0, "length": moves},
+        metadata=GameMetadata(env_id="CartPole-v1", return_=0.0, length=moves),
     )
 
 

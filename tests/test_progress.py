@@ -3,9 +3,11 @@
 import csv
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.gifs import update_best, write_gif
 from muzero_lite.metrics import MetricsLogger, StageMean, stage_means
 from muzero_lite.plots import plot_progress, progress_data, running_mean
@@ -20,13 +22,13 @@ def gif(tmp_path, name):
 
 def test_best_game_per_stage_by_x_pos_then_return(tmp_path):
     best = tmp_path / "best"
-    first = {"env_id": "SuperMarioBros-1-1-v0", "stage": "1-1", "x_pos_max": 500, "return": 10.0}
+    first = GameMetadata(env_id="SuperMarioBros-1-1-v0", stage="1-1", x_pos_max=500, return_=10.0)
     assert update_best(best, gif(tmp_path, "a.gif"), first)
-    worse = {**first, "x_pos_max": 400, "return": 99.0}
+    worse = replace(first, x_pos_max=400, return_=99.0)
     assert not update_best(best, gif(tmp_path, "b.gif"), worse)
-    tie_better_return = {**first, "return": 11.0}
+    tie_better_return = replace(first, return_=11.0)
     assert update_best(best, gif(tmp_path, "c.gif"), tie_better_return)
-    other_stage = {**first, "stage": "4-1", "env_id": "SuperMarioBros-4-1-v0", "x_pos_max": 1}
+    other_stage = replace(first, stage="4-1", env_id="SuperMarioBros-4-1-v0", x_pos_max=1)
     assert update_best(best, gif(tmp_path, "d.gif"), other_stage)
     assert json.loads((best / "1-1.json").read_text())["gif"] == "c.gif"
     assert sorted(p.name for p in best.iterdir()) == [
@@ -40,17 +42,18 @@ def test_best_game_per_stage_by_x_pos_then_return(tmp_path):
 
 def test_environments_without_stages_keep_one_best_by_return(tmp_path):
     best = tmp_path / "best"
-    assert update_best(best, gif(tmp_path, "a.gif"), {"env_id": "CartPole-v1", "return": 20.0})
-    assert not update_best(best, gif(tmp_path, "b.gif"), {"env_id": "CartPole-v1", "return": 9.0})
+    cartpole = GameMetadata(env_id="CartPole-v1", return_=20.0)
+    assert update_best(best, gif(tmp_path, "a.gif"), cartpole)
+    assert not update_best(best, gif(tmp_path, "b.gif"), replace(cartpole, return_=9.0))
     assert (best / "CartPole-v1.gif").exists()
 
 
 def test_a_namespaced_env_id_gets_a_best_gif_with_a_safe_name(tmp_path):
     best = tmp_path / "games" / "best"
-    pong = {"env_id": "ALE/Pong-v5", "return": -20.0}
+    pong = GameMetadata(env_id="ALE/Pong-v5", return_=-20.0)
     assert update_best(best, gif(tmp_path, "a.gif"), pong)
     assert json.loads((best / "ALE_Pong-v5.json").read_text())["env_id"] == "ALE/Pong-v5"
-    escaping = {"env_id": "../..", "return": 1.0}  # as a name as it is: games/best/../...gif
+    escaping = GameMetadata(env_id="../..", return_=1.0)  # as a name as it is: games/best/../...gif
     assert update_best(best, gif(tmp_path, "b.gif"), escaping)
     assert sorted(p.name for p in best.iterdir()) == [
         ".lock",
@@ -138,10 +141,10 @@ def test_running_mean_over_the_last_rows_skips_missing_values():
 
 def test_stage_means_average_x_pos_per_stage():
     games = [
-        {"stage": "4-1", "x_pos_max": 50, "return": 1.0},
-        {"stage": "1-1", "x_pos_max": 100, "return": 2.0},
-        {"stage": "1-1", "x_pos_max": 300, "return": 3.0},
-        {"env_id": "CartPole-v1", "return": 9.0},
+        GameMetadata(stage="4-1", x_pos_max=50, return_=1.0),
+        GameMetadata(stage="1-1", x_pos_max=100, return_=2.0),
+        GameMetadata(stage="1-1", x_pos_max=300, return_=3.0),
+        GameMetadata(env_id="CartPole-v1", return_=9.0),
     ]
     assert stage_means(games) == [StageMean("1-1", 200.0, 2), StageMean("4-1", 50.0, 1)]
     assert stage_means(games[3:]) == []
@@ -153,8 +156,8 @@ def test_two_mario_stages_get_one_x_pos_curve_each(tmp_path):
         {"charts/episodic_return": 20.0, "charts/x_pos_max": 400.0, "charts/env_steps": 3000},
     ]
     stages = [
-        [{"stage": "1-1", "x_pos_max": 300}, {"stage": "4-1", "x_pos_max": 100}],
-        [{"stage": "1-1", "x_pos_max": 400}],
+        [GameMetadata(stage="1-1", x_pos_max=300), GameMetadata(stage="4-1", x_pos_max=100)],
+        [GameMetadata(stage="1-1", x_pos_max=400)],
     ]
     path = logged(tmp_path, [T0, T0 + 600], rows, stages)
     returns, x_pos = progress_data(path).panels

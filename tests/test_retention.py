@@ -113,7 +113,7 @@ def test_the_worker_keeps_only_the_newest_games_and_gifs(worker, tmp_path):
         worker.play_one()
     games, gifs = names(tmp_path / "games"), names(tmp_path / "gifs")
     assert len(games) == 2 and len(gifs) == 1
-    ids = [load_game(tmp_path / "games" / g).metadata["game_id"] for g in games]
+    ids = [load_game(tmp_path / "games" / g).metadata.game_id for g in games]
     assert ids == sorted(ids) and gifs[0].startswith(ids[-1])  # the newest survive
     assert (tmp_path / "gifs" / "best" / "CartPole-v1.gif").exists()  # best/ is kept
     assert sum(line.startswith("[worker 0] game ") for line in worker.lines) == 4

@@ -34,14 +34,14 @@ def test_cartpole_two_games(tmp_path):
     assert len(paths) == 2  # both games, each worker 3's (below)
     for path in paths:
         game = load_game(path)
-        assert game.metadata.keys() >= REQUIRED
-        assert game.metadata["worker_id"] == 3 and game.metadata["seed"] == 5
-        assert game.metadata["checkpoint_step"] == 0
-        assert game.metadata["length"] == game.length
-        assert game.metadata["return"] == pytest.approx(float(game.rewards.sum()))
+        assert game.metadata.to_json().keys() >= REQUIRED
+        assert game.metadata.worker_id == 3 and game.metadata.seed == 5
+        assert game.metadata.checkpoint_step == 0
+        assert game.metadata.length == game.length
+        assert game.metadata.return_ == pytest.approx(float(game.rewards.sum()))
         assert game.observations.shape == (game.length + 1, 4)
         assert game.terminated != game.truncated
-        assert path.stem == game.metadata["game_id"]
+        assert path.stem == game.metadata.game_id
     gifs = list((tmp_path / "gifs").glob("*.gif"))
     assert len(gifs) == 1  # gif_every = 10 in cartpole.toml: the first game of each ten
     assert iio.imread(gifs[0]).ndim == 4
@@ -64,9 +64,9 @@ def test_short_mario_game(tmp_path):
     assert game.observations.dtype == np.uint8
     assert game.observations.shape == (game.length + 1, 84, 84)
     meta = game.metadata
-    assert meta["env_id"] == "SuperMarioBros-1-1-v0"
-    assert (meta["world"], meta["stage"], meta["flag_get"]) == (1, "1-1", False)
-    assert meta["x_pos_max"] >= 40
+    assert meta.env_id == "SuperMarioBros-1-1-v0"
+    assert (meta.world, meta.stage, meta.flag_get) == (1, "1-1", False)
+    assert meta.x_pos_max >= 40
     if game.truncated:
         assert game.length == 40
     (gif,) = (tmp_path / "gifs").glob("*.gif")
@@ -82,7 +82,7 @@ def test_worker_plays_with_the_newest_checkpoint(tmp_path):
     result = selfplay(tmp_path, "--games", "1")
     assert result.returncode == 0, result.stderr
     (path,) = games_in(tmp_path)
-    assert load_game(path).metadata["checkpoint_step"] == 7
+    assert load_game(path).metadata.checkpoint_step == 7
 
 
 def test_two_workers_with_the_same_id_never_collide(tmp_path):
@@ -108,4 +108,4 @@ def test_ctrl_c_stops_cleanly_without_partial_files(tmp_path):
     leftovers = [p.name for p in tmp_path.rglob(".tmp-*")]
     assert leftovers == []
     for path in games_in(tmp_path):
-        assert load_game(path).metadata["env_id"] == "SuperMarioBros-1-1-v0"
+        assert load_game(path).metadata.env_id == "SuperMarioBros-1-1-v0"

@@ -47,7 +47,7 @@ def test_selfplay_train_resume_and_pick_up(tmp_path):
 
     run("selfplay.py", tmp_path, "--games", "1", "--worker-id", "1")
     newest = max((tmp_path / "games").glob("*-w01-*.npz"))
-    assert load_game(newest).metadata["checkpoint_step"] == 40
+    assert load_game(newest).metadata.checkpoint_step == 40
 
     rows = train_metrics(tmp_path)
     assert [int(r["step"]) for r in rows] == [5, 10, 15, 20, 25, 30, 35, 40]

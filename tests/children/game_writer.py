@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import GameRecord, new_game_id, save_game
 
 
@@ -27,7 +28,7 @@ def main() -> None:
             root_values=np.zeros(n + 1, np.float32),
             terminated=True,
             truncated=False,
-            metadata={"return": float(n)},
+            metadata=GameMetadata(return_=float(n)),
         )
         game_id = new_game_id(7)
         sys.stdout.write(f"start {game_id}\n")  # one write: a kill never splits the line
