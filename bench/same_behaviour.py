@@ -3,7 +3,8 @@
     python bench/same_behaviour.py [--before HEAD] [--games 3] [--steps 20] [--keep DIR]
 
 For a change meant to move or rename code only. Both sides run the same command lines through
-the entry points (`selfplay.py`, `train.py`), so they need no shared Python API:
+the entry points (`selfplay.py`, `train.py`), so they need no shared Python API (but for this
+tree's `upgrade_checkpoint`, which reads both sides' checkpoints under today's names):
 1. Self-play, for each search kind (truncated, MCTS, Gumbel): a CartPole worker with a fixed seed
    plays `--games` games from the fixed checkpoint tests/data/format-1/cartpole-step-00000010.pt.
    The game files of the two sides must hold the same arrays (decompressed, compared array by
@@ -28,6 +29,10 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from muzero_lite.checkpoints import upgrade_checkpoint  # noqa: E402
+
 DATA = REPO / "tests" / "data" / "format-1"
 KINDS = ("truncated", "mcts", "gumbel")
 SMALL = ["network.hidden_size=8", "network.head_size=8", "network.support_size=5"]
@@ -37,11 +42,12 @@ TRAIN = [
     "train.log_every=5", "train.poll_seconds=0.2",
 ]  # fmt: skip
 VOLATILE = {"game_id", "timestamp"}  # metadata that differs between any two runs
-# Names a checkpoint's entries had before and may have after a rename (the first is compared).
+# The entries of a checkpoint compared, by their names in this tree (upgrade_checkpoint gives an
+# earlier commit's checkpoint these names, and its weights today's).
 CHECKPOINT_ENTRIES = {
-    "acting weights": ("model",),
-    "trained weights": ("trained_model",),
-    "optimizer": ("optimizer",),
+    "acting weights": "acting_weights",
+    "trained weights": "trained_weights",
+    "optimizer": "optimizer",
 }
 
 
@@ -98,10 +104,6 @@ def game_differences(before: Path, after: Path) -> list[str]:
     return found
 
 
-def entry(state: dict, names: tuple[str, ...]):
-    return next((state[name] for name in names if name in state), None)
-
-
 def tensors(value, prefix: str = "") -> dict[str, torch.Tensor]:
     """Every tensor in a nested state (dicts and lists), by its path."""
     if torch.is_tensor(value):
@@ -119,13 +121,13 @@ def tensors(value, prefix: str = "") -> dict[str, torch.Tensor]:
 
 
 def checkpoint_differences(before: Path, after: Path) -> list[str]:
-    a = torch.load(before, map_location="cpu", weights_only=True)
-    b = torch.load(after, map_location="cpu", weights_only=True)
+    a = upgrade_checkpoint(torch.load(before, map_location="cpu", weights_only=True))
+    b = upgrade_checkpoint(torch.load(after, map_location="cpu", weights_only=True))
     found = []
     if a["step"] != b["step"]:
         found.append(f"step {a['step']} against {b['step']}")
-    for what, names in CHECKPOINT_ENTRIES.items():
-        ta, tb = tensors(entry(a, names)), tensors(entry(b, names))
+    for what, name in CHECKPOINT_ENTRIES.items():
+        ta, tb = tensors(a.get(name)), tensors(b.get(name))
         if not ta or ta.keys() != tb.keys():
             found.append(f"{what}: entries differ ({len(ta)} against {len(tb)} tensors)")
             continue

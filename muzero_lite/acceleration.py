@@ -33,7 +33,7 @@ AUTO_MIN_SPEEDUP = 1.15
 AUTO_MIN_SECONDS = 0.005
 """...and only for networks whose float32 pass takes this long: shorter passes gain nothing
 from autocast (its casts cost more), and their timings are too noisy to choose by."""
-COMPILED_PARTS = ("representation",)
+COMPILED_PARTS = ("representation_net",)
 """What train.compile compiles: the representation network, where fusing BatchNorm and ReLU over
 large activations pays; the dynamics and the heads, on 6x6 states, measured slower compiled."""
 

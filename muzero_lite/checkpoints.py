@@ -1,8 +1,10 @@
 """Checkpoints: the network for a config, atomic saves named by step, weights-only loads.
 
-`checkpoints/step-00000040.pt` holds {"step", "architecture", "model"} for the workers and, for the
-trainer's resume, whatever else the trainer adds (optimizer state, settings). Every value is a
-tensor or plain data, so `torch.load(weights_only=True)` reads it without running any code.
+`checkpoints/step-00000040.pt` holds {"step", "architecture", "acting_weights"} for the workers
+and, for the trainer's resume, whatever else the trainer adds (optimizer state, settings, and
+"trained_weights" when they differ from the acting ones). Every value is a tensor or plain data,
+so `torch.load(weights_only=True)` reads it without running any code. `read_checkpoint` is the
+one reader; it gives a checkpoint written under earlier names in today's (`upgrade_checkpoint`).
 No checkpoint with a NaN or infinite weight is ever written, and one that holds such weights (from
 an older version, say) is refused on reading: the newest finite checkpoint is used instead.
 """
@@ -35,7 +37,11 @@ class NonFiniteWeights(CheckpointError):
     """Weights with a NaN or an infinity: never written, and refused on reading."""
 
 
-WEIGHTS = ("model", "trained_model")  # the entries of a checkpoint that hold weights
+WEIGHTS = ("acting_weights", "trained_weights")  # the entries of a checkpoint that hold weights
+RENAMED_ENTRIES = {"model": "acting_weights", "trained_model": "trained_weights"}
+RENAMED_NETWORKS = {"representation.": "representation_net.", "dynamics_net.": "transition_net."}
+"""Names that checkpoints written before these renames have: of their entries, and of the
+networks that begin the names of their weights."""
 ARCHITECTURE_DEFAULTS = {  # what a checkpoint written before a field existed had
     f.name: f.default
     for f in dataclasses.fields(Architecture)
@@ -76,7 +82,7 @@ def save_checkpoint(directory: Path, step: int, model: MuZeroNet, **extra: Any) 
     state = {
         "step": step,
         "architecture": model.arch.to_dict(),
-        "model": model.state_dict(),
+        "acting_weights": model.state_dict(),
         **extra,
     }
     _check_finite(state, checkpoint_path(directory, step).name, "not written")
@@ -91,7 +97,8 @@ def read_checkpoint(path: Path, arch: Architecture) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"{path.name} cannot be read: {e}".splitlines()[0]) from None
-    if not isinstance(state, dict) or not {"step", "architecture", "model"} <= state.keys():
+    state = upgrade_checkpoint(state) if isinstance(state, dict) else None
+    if state is None or not {"step", "architecture", "acting_weights"} <= state.keys():
         raise CheckpointError(f"{path.name} is not a MuZero-Lite checkpoint")
     saved = ARCHITECTURE_DEFAULTS | state["architecture"]  # fields added since: their defaults
     mismatch = [
@@ -106,6 +113,28 @@ def read_checkpoint(path: Path, arch: Architecture) -> dict[str, Any]:
         )
     _check_finite(state, path.name, "unusable")
     return state
+
+
+def upgrade_checkpoint(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's contents under today's names: an older one (it has a "model" entry) comes
+    back with its entries and weights renamed (RENAMED_ENTRIES, RENAMED_NETWORKS), the same
+    tensors in the same order; any other comes back as it is."""
+    if "model" not in state:
+        return state
+    upgraded = {RENAMED_ENTRIES.get(key, key): value for key, value in state.items()}
+    for key in WEIGHTS:
+        if isinstance(upgraded.get(key), dict):
+            upgraded[key] = {_renamed_weight(name): w for name, w in upgraded[key].items()}
+    return upgraded
+
+
+def _renamed_weight(name: str) -> str:
+    """A weight's name under today's network names: `representation.0.weight` ->
+    `representation_net.0.weight`."""
+    for old, new in RENAMED_NETWORKS.items():
+        if name.startswith(old):
+            return new + name.removeprefix(old)
+    return name
 
 
 def _check_finite(state: dict[str, Any], name: str, verdict: str) -> None:
@@ -154,7 +183,7 @@ _SKIPPED: set[tuple[str, int]] = set()
 def load_weights(path: Path, model: MuZeroNet) -> int:
     """Load a checkpoint's weights into `model`; returns its step."""
     state = read_checkpoint(path, model.arch)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state["acting_weights"])
     return int(state["step"])
 
 
@@ -163,7 +192,7 @@ def load_latest(directory: Path, model: MuZeroNet, newer_than: int = -1) -> int 
     state = read_latest(directory, model.arch, newer_than)
     if state is None:
         return None
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state["acting_weights"])
     return int(state["step"])
 
 

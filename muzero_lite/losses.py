@@ -91,31 +91,33 @@ def muzero_loss(
     With a `precision` other than float32 the network passes run under autocast to it (mixed
     precision); the logits are then cast back, and every term is computed in float32.
     """
-    t = {name: torch.as_tensor(getattr(batch, name), device=device) for name in _BATCH_FIELDS}
+    tensors = {name: torch.as_tensor(getattr(batch, name), device=device) for name in _BATCH_FIELDS}
     support = model.arch.support_size
-    size, unroll = t["actions"].shape
+    size, unroll = tensors["actions"].shape
     with autocast(device, precision):
-        out, states, reward_logits = _unroll(model, t)
-    value_logits = out.value.float().unflatten(0, (size, unroll + 1))  # [B, K+1, 2S+1]
-    policy_logits = out.policy.float().unflatten(0, (size, unroll + 1))  # [B, K+1, A]
-    exploration_logits = out.exploration.float().unflatten(0, (size, unroll + 1))  # [B, K+1, A]
+        out, states, reward_logits = _unroll(model, tensors)
+    unrolled = (size, unroll + 1)  # [B, K+1]
+    value_logits = out.value_logits.float().unflatten(0, unrolled)  # [B, K+1, 2S+1]
+    policy_logits = out.policy_logits.float().unflatten(0, unrolled)  # [B, K+1, A]
+    exploration_logits = out.exploration_logits.float().unflatten(0, unrolled)  # [B, K+1, A]
 
     no_step = torch.zeros(size, 1, device=device)  # k = 0 has no step into it
-    known = t["value_mask"]  # [B, K+1] value and reward unknown past the cut of a truncation
-    value_targets = scalar_to_support(t["target_values"], support)
+    known = tensors["value_mask"]  # [B, K+1] value and reward unknown past the cut of a truncation
+    value_targets = scalar_to_support(tensors["target_values"], support)
     terms = {
         "value": known * soft_cross_entropy(value_logits, value_targets),
         "reward": no_step,
     }
     if unroll > 0:
         reward_logits = reward_logits.float().unflatten(0, (size, unroll))  # [B, K, 2S+1]
-        rewards = scalar_to_support(t["target_rewards"][:, 1:], support)
+        rewards = scalar_to_support(tensors["target_rewards"][:, 1:], support)
         reward = soft_cross_entropy(reward_logits, rewards)  # [B, K]
         terms["reward"] = torch.cat([no_step, known[:, 1:] * reward], dim=1)
-    mask = t["policy_mask"]  # [B, K+1]
+    mask = tensors["policy_mask"]  # [B, K+1]
     predictability, novelty = exploration_losses(policy_logits, exploration_logits)
     terms["policy"] = mask * (
-        soft_cross_entropy(policy_logits, t["target_policies"]) - exploration_fraction * novelty
+        soft_cross_entropy(policy_logits, tensors["target_policies"])
+        - exploration_fraction * novelty
     )
     terms["exploration"] = mask * predictability
 
@@ -129,8 +131,8 @@ def muzero_loss(
         dissimilarity = _consistency(model, batch, states, device, precision)
         per_sample["consistency"] = consistency_weight * dissimilarity
     predicted = support_to_scalar(value_logits[:, 0].detach(), support)
-    value_errors = (predicted - t["target_values"][:, 0]).abs()
-    weights = t["weights"]
+    value_errors = (predicted - tensors["target_values"][:, 0]).abs()
+    weights = tensors["weights"]
     weighted = {name: (weights * per_sample[name]).mean() for name in _TERMS}
     means = {name: float(term.detach().mean()) for name, term in per_sample.items()}
     return LossOutput(
@@ -148,7 +150,7 @@ def _entropy(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _unroll(
-    model: MuZeroNet, t: dict[str, torch.Tensor]
+    model: MuZeroNet, tensors: dict[str, torch.Tensor]
 ) -> tuple[Prediction, torch.Tensor, torch.Tensor | None]:
     """The network passes of an unroll: (the heads of all K + 1 states, flattened [B*(K+1), ...];
     the states [B, K+1, *hidden_shape]; the reward logits [B*K, 2S+1], None when K = 0).
@@ -156,18 +158,18 @@ def _unroll(
     As in the MuZero pseudocode, a state's way into the next dynamics step (the reward head is
     part of that step) halves its gradient, for the states the dynamics reached (k >= 1).
     """
-    hidden = model.represent(t["observations"], t["prev_actions"])
+    hidden = model.represent(tensors["observations"], tensors["prev_actions"])
     hiddens, inputs = [hidden], []  # states the heads read; states entering a dynamics step
-    for k in range(t["actions"].shape[1]):
+    for k in range(tensors["actions"].shape[1]):
         inputs.append(hidden if k == 0 else scale_gradient(hidden, 0.5))
-        hidden = model.transition(inputs[-1], t["actions"][:, k])
+        hidden = model.next_hidden(inputs[-1], tensors["actions"][:, k])
         hiddens.append(hidden)
     states = torch.stack(hiddens, dim=1)  # [B, K+1, *hidden_shape]
     out = model.predict(states.flatten(0, 1))
     reward_logits = None
     if inputs:
         reward_inputs = torch.stack(inputs, dim=1).flatten(0, 1)  # [B*K, *hidden_shape]
-        reward_logits = model.reward(reward_inputs, t["actions"].flatten())
+        reward_logits = model.reward_logits(reward_inputs, tensors["actions"].flatten())
     return out, states, reward_logits
 
 

@@ -154,7 +154,7 @@ class Trainer:
             return 0
         if changed := changed_settings(state.get("config", {}), self.config.to_dict()):
             self.log(f"[train] settings changed since step {state['step']}: {changed}")
-        self.model.load_state_dict(state.get("trained_model", state["model"]))
+        self.model.load_state_dict(state.get("trained_weights", state["acting_weights"]))
         self.nets.follow(state)
         if self.scaler.is_enabled() and "grad_scaler" in state:
             self.scaler.load_state_dict(state["grad_scaler"])
@@ -279,14 +279,14 @@ class Trainer:
         return dataclasses.replace(batch, target_values=targets.astype(np.float32))
 
     def save(self) -> bool:
-        """A checkpoint: the acting weights as its model, plus all that a resume needs.
+        """A checkpoint: the acting weights for the workers, plus all that a resume needs.
 
         Returns False, writing nothing, when a weight is not finite (one log line says which)."""
         extra = {}
         if self.scaler.is_enabled():  # float16: a resume goes on at the scale reached
             extra["grad_scaler"] = self.scaler.state_dict()
         if self.nets.acting_model is not None:  # the workers play the average, training goes on
-            extra["trained_model"] = self.model.state_dict()
+            extra["trained_weights"] = self.model.state_dict()
         try:
             save_checkpoint(
                 self.dirs.checkpoints,

@@ -37,10 +37,10 @@ class Networks:
         return self.model if self.acting_model is None else self.acting_model
 
     def follow(self, state: dict) -> None:
-        """After a resume: the average takes the checkpoint's acting weights `state["model"]`,
-        the target the trained ones."""
+        """After a resume: the average takes the checkpoint's `state["acting_weights"]`, the
+        target the trained ones."""
         if self.acting_model is not None:
-            self.acting_model.load_state_dict(state["model"])
+            self.acting_model.load_state_dict(state["acting_weights"])
         if self.target_model is not None:
             self.target_model.load_state_dict(self.model.state_dict())
 

@@ -63,9 +63,9 @@ class NetworkOutput:
 class Prediction:
     """Logits of the three heads that read a hidden state, for training."""
 
-    value: torch.Tensor  # [B, 2S + 1]
-    policy: torch.Tensor  # [B, A]
-    exploration: torch.Tensor  # [B, A]
+    value_logits: torch.Tensor  # [B, 2S + 1]
+    policy_logits: torch.Tensor  # [B, A]
+    exploration_logits: torch.Tensor | None  # [B, A]; None when predict(exploration=False)
 
 
 class MuZeroNet(nn.Module):
@@ -79,8 +79,8 @@ class MuZeroNet(nn.Module):
         if arch.pixels:
             frame_channels = arch.observation_shape[2] if len(arch.observation_shape) == 3 else 1
             c = arch.channels
-            self.representation = ConvEncoder(arch.stack * (frame_channels + 1), c, arch.blocks)
-            self.dynamics_net = nn.Sequential(
+            self.representation_net = ConvEncoder(arch.stack * (frame_channels + 1), c, arch.blocks)
+            self.transition_net = nn.Sequential(
                 nn.Conv2d(c + a, c, 3, padding=1, bias=False),
                 nn.BatchNorm2d(c),
                 nn.ReLU(),
@@ -93,8 +93,8 @@ class MuZeroNet(nn.Module):
         else:
             (size,) = arch.observation_shape
             hs = arch.hidden_size
-            self.representation = mlp(arch.stack * (size + a), [hs], hs)
-            self.dynamics_net = mlp(hs + a, [hs], hs)
+            self.representation_net = mlp(arch.stack * (size + a), [hs], hs)
+            self.transition_net = mlp(hs + a, [hs], hs)
             self.reward_net = mlp(hs + a, [arch.head_size], bins)
             self.value_net = mlp(hs, [arch.head_size], bins)
             self.policy_net = mlp(hs, [arch.head_size], a)
@@ -123,7 +123,7 @@ class MuZeroNet(nn.Module):
         else:
             one_hot = _one_hot(prev_actions, self.arch.num_actions)  # [B, N, A], zeros for -1
             x = torch.cat([observations.float(), one_hot], dim=-1).flatten(1)
-        return _scale(self.representation(x))
+        return _scale(self.representation_net(x))
 
     def _frames_and_actions(
         self, observations: torch.Tensor, prev_actions: torch.Tensor
@@ -145,13 +145,13 @@ class MuZeroNet(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(hidden [B, ...], action [B]) -> (next hidden, reward logits [B, 2S + 1])."""
         x = self._with_action(hidden, action)
-        return _scale(self.dynamics_net(x)), self.reward_net(x)
+        return _scale(self.transition_net(x)), self.reward_net(x)
 
-    def transition(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def next_hidden(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The next hidden state alone of `dynamics` (training reads the rewards in one batch)."""
-        return _scale(self.dynamics_net(self._with_action(hidden, action)))
+        return _scale(self.transition_net(self._with_action(hidden, action)))
 
-    def reward(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def reward_logits(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The reward logits alone of `dynamics`: [B, ...], [B] -> [B, 2S + 1]."""
         return self.reward_net(self._with_action(hidden, action))
 
@@ -193,16 +193,16 @@ class MuZeroNet(nn.Module):
     ) -> NetworkOutput:
         hidden = self.represent(observations, prev_actions)
         out = self.predict(hidden, exploration=False)
-        value = support_to_scalar(out.value, self.arch.support_size)
-        return NetworkOutput(hidden, value, torch.zeros_like(value), out.policy)
+        value = support_to_scalar(out.value_logits, self.arch.support_size)
+        return NetworkOutput(hidden, value, torch.zeros_like(value), out.policy_logits)
 
     @torch.inference_mode()
     def recurrent_inference(self, hidden: torch.Tensor, action: torch.Tensor) -> NetworkOutput:
         next_hidden, reward_logits = self.dynamics(hidden, action)
         out = self.predict(next_hidden, exploration=False)
-        value = support_to_scalar(out.value, self.arch.support_size)
+        value = support_to_scalar(out.value_logits, self.arch.support_size)
         reward = support_to_scalar(reward_logits, self.arch.support_size)
-        return NetworkOutput(next_hidden, value, reward, out.policy)
+        return NetworkOutput(next_hidden, value, reward, out.policy_logits)
 
 
 def _one_hot(actions: torch.Tensor, num_actions: int) -> torch.Tensor:

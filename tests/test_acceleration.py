@@ -89,8 +89,8 @@ def test_bfloat16_loss_and_gradient_stay_within_the_stated_tolerance_of_float32(
 def test_the_encoder_really_runs_in_bfloat16_under_mixed_precision():
     model = trained_for_a_while(PIXELS).use_channels_last()
     seen = []
-    model.representation.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
-    model.dynamics_net.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    model.representation_net.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    model.transition_net.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     muzero_loss(model, pixel_batch(PIXELS), exploration_fraction=0.1, precision=torch.bfloat16)
     assert seen and set(seen) == {torch.bfloat16}
     seen.clear()
@@ -103,7 +103,7 @@ def test_channels_last_computes_the_same_numbers_in_another_memory_layout():
     batch = pixel_batch(PIXELS)
     reference, reference_gradient = loss_and_gradient(model, batch, torch.float32)
     laid_out = copy.deepcopy(model).use_channels_last()
-    weight = laid_out.representation.net[0].weight
+    weight = laid_out.representation_net.net[0].weight
     assert weight.is_contiguous(memory_format=torch.channels_last)
     loss, gradient = loss_and_gradient(laid_out, batch, torch.float32)
     assert float(loss.total.detach()) == pytest.approx(float(reference.total.detach()), rel=1e-5)

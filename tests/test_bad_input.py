@@ -187,7 +187,7 @@ def test_a_non_finite_newest_checkpoint_is_skipped_by_workers_resume_and_evaluat
     write_nan_checkpoint(tmp_path / "checkpoints", 10, model)
     skipped = (
         "warning: skipping checkpoint step-00000010.pt unusable: its weights hold NaN or "
-        "infinite values (model: value_net.0.weight)"
+        "infinite values (acting_weights: value_net.0.weight)"
     )
     worker = entry("selfplay.py", tmp_path, "--games", "2")
     assert worker.returncode == 0, worker.stderr
@@ -204,7 +204,7 @@ def test_a_non_finite_newest_checkpoint_is_skipped_by_workers_resume_and_evaluat
     assert explicit.returncode == 2
     assert explicit.stderr.splitlines() == [
         "error: step-00000010.pt unusable: its weights hold NaN or infinite values "
-        "(model: value_net.0.weight)"
+        "(acting_weights: value_net.0.weight)"
     ]
     status, out = resume_with_new_games(  # one step, so that the resume leaves a checkpoint
         entry_command("train.py", tmp_path, "--resume", "--steps", "6", *FAST_TRAINER), tmp_path

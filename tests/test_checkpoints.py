@@ -10,6 +10,7 @@ from muzero_lite.checkpoints import (
     load_latest,
     load_weights,
     save_checkpoint,
+    upgrade_checkpoint,
 )
 from networks import Architecture, MuZeroNet
 
@@ -67,3 +68,18 @@ def test_a_checkpoint_from_before_the_projector_loads_into_a_network_without_one
     with_projector = MuZeroNet(Architecture((4,), 2, 1, False, 8, 1, 16, 16, 5, projection_size=8))
     with pytest.raises(ArchitectureMismatch, match="projection_size=0 \\(this config: 8\\)"):
         load_weights(path, with_projector)
+
+
+def test_a_checkpoint_under_the_earlier_names_is_upgraded_and_one_under_todays_is_not():
+    old_names = ["representation.0.weight", "dynamics_net.2.bias", "reward_net.0.weight"]
+    weights = {name: torch.tensor(float(i)) for i, name in enumerate(old_names)}
+    old = {"step": 7, "model": weights, "optimizer": {"state": {}}, "trained_model": weights}
+    new = upgrade_checkpoint(old)
+    assert list(new) == ["step", "acting_weights", "optimizer", "trained_weights"]
+    names = ["representation_net.0.weight", "transition_net.2.bias", "reward_net.0.weight"]
+    for key in ("acting_weights", "trained_weights"):
+        assert list(new[key]) == names
+        assert all(new[key][n] is weights[o] for n, o in zip(names, old_names, strict=True))
+    assert new["step"] == 7 and new["optimizer"] is old["optimizer"]
+    assert list(old) == ["step", "model", "optimizer", "trained_model"]  # the loaded dict kept
+    assert upgrade_checkpoint(new) is new

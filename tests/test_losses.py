@@ -141,7 +141,7 @@ def test_with_a_projector_the_dynamics_side_is_predicted_and_the_observed_side_i
     hidden = model.represent(torch.as_tensor(batch.observations), torch.tensor([[-1]] * 3))
     expected = torch.zeros(3)
     for k in range(2):
-        hidden = model.transition(
+        hidden = model.next_hidden(
             scale_gradient(hidden, 0.5) if k else hidden, batch_actions(batch, k)
         )
         with torch.no_grad():
@@ -161,7 +161,7 @@ def test_with_a_projector_the_dynamics_side_is_predicted_and_the_observed_side_i
     for name, grad in by_hand.items():
         torch.testing.assert_close(found[name], grad, rtol=1e-4, atol=1e-7, msg=name)
     assert by_hand["predictor.0.weight"].abs().sum() > 0  # the predictor learns
-    assert by_hand["representation.0.weight"].abs().sum() > 0  # through the dynamics side
+    assert by_hand["representation_net.0.weight"].abs().sum() > 0  # through the dynamics side
 
 
 def batch_actions(batch: Batch, k: int) -> torch.Tensor:
@@ -205,7 +205,7 @@ def parameters_of(model: MuZeroNet, *parts: str) -> list[torch.Tensor]:
     return [p for part in parts for p in getattr(model, part).parameters()]
 
 
-TRUNK_AND_HEADS = ("representation", "dynamics_net", "value_net", "reward_net", "policy_net")
+TRUNK_AND_HEADS = ("representation_net", "transition_net", "value_net", "reward_net", "policy_net")
 
 
 def test_the_exploration_networks_own_loss_trains_nothing_but_the_exploration_network():
@@ -260,15 +260,15 @@ def test_heads_read_unscaled_states_and_only_the_next_dynamics_step_halves_the_g
     with torch.no_grad():  # the reward head then sends nothing back into the hidden states
         model.reward_net[0].weight.zero_()
     batch = one_value_step(k)
-    representation = parameters_of(model, "representation")
+    representation = parameters_of(model, "representation_net")
     loss = muzero_loss(model, batch, exploration_fraction=0.0)
     got = torch.autograd.grad(loss.total, representation)
 
     hidden = model.represent(torch.as_tensor(batch.observations), torch.tensor([[-1]] * 3))
     for step in range(k):  # the same chain by hand, with no gradient scaling
-        hidden = model.transition(hidden, torch.as_tensor(batch.actions[:, step]))
+        hidden = model.next_hidden(hidden, torch.as_tensor(batch.actions[:, step]))
     target = scalar_to_support(torch.as_tensor(batch.target_values[:, k]), 5)
-    plain = soft_cross_entropy(model.predict(hidden).value, target).mean()
+    plain = soft_cross_entropy(model.predict(hidden).value_logits, target).mean()
     step_scale = 1.0 if k == 0 else 1.0 / 2  # 1/K with K = 2
     expected = torch.autograd.grad(plain * step_scale * 0.5**halvings, representation)
     assert all(e.abs().sum() > 0 for e in expected)
@@ -292,13 +292,13 @@ def test_the_reward_head_reads_the_state_that_enters_the_dynamics_step():
         with torch.no_grad():  # the value head then sends nothing back into the hidden states
             model.value_net[0].weight.zero_()
         loss = muzero_loss(model, b, exploration_fraction=0.0)
-        representation = parameters_of(model, "representation")
+        representation = parameters_of(model, "representation_net")
         got = torch.autograd.grad(loss.total, representation)
         hidden = model.represent(torch.as_tensor(b.observations), torch.tensor([[-1]] * 3))
         for step in range(k - 1):
-            hidden = model.transition(hidden, torch.as_tensor(b.actions[:, step]))
+            hidden = model.next_hidden(hidden, torch.as_tensor(b.actions[:, step]))
         target = scalar_to_support(torch.as_tensor(b.target_rewards[:, k]), 5)
-        logits = model.reward(hidden, torch.as_tensor(b.actions[:, k - 1]))
+        logits = model.reward_logits(hidden, torch.as_tensor(b.actions[:, k - 1]))
         plain = soft_cross_entropy(logits, target).mean() * 0.5 * halving  # 1/K, halving
         expected = torch.autograd.grad(plain, representation)
         assert all(e.abs().sum() > 0 for e in expected)
@@ -321,6 +321,6 @@ def test_the_logged_policy_entropy_is_that_of_the_policy_head_at_the_root_by_han
     loss = muzero_loss(model, batch, exploration_fraction=0.1)
     with torch.no_grad():
         hidden = model.represent(torch.as_tensor(batch.observations), torch.tensor([[-1]] * 3))
-        p = torch.softmax(model.predict(hidden).policy, dim=-1)
+        p = torch.softmax(model.predict(hidden).policy_logits, dim=-1)
     assert loss.policy_entropy == pytest.approx(float(-(p * p.log()).sum(-1).mean()), rel=1e-5)
     assert 0 < loss.policy_entropy <= math.log(2)

@@ -39,9 +39,9 @@ def test_training_calls_give_logits_of_every_head():
     hidden = net.represent(torch.randn(4, 2, 4), torch.zeros(4, 2, dtype=torch.long))
     out = net.predict(hidden)
     assert (
-        out.value.shape == (4, 11)
-        and out.policy.shape == (4, 3)
-        and out.exploration.shape == (4, 3)
+        out.value_logits.shape == (4, 11)
+        and out.policy_logits.shape == (4, 3)
+        and out.exploration_logits.shape == (4, 3)
     )
     next_hidden, reward = net.dynamics(hidden, torch.tensor([0, 1, 2, 0]))
     assert next_hidden.shape == (4, 16) and reward.shape == (4, 11)

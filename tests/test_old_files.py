@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from conftest import REPO
 
-from muzero_lite.checkpoints import build_model, checkpoint_path, load_latest
+from muzero_lite.checkpoints import build_model, checkpoint_path, load_latest, upgrade_checkpoint
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
 from muzero_lite.games import load_game
@@ -54,16 +54,16 @@ def test_a_checkpoint_written_before_loads_into_a_worker_and_resumes_a_trainer(t
     dirs.games.mkdir(parents=True)
     shutil.copy(DATA / "cartpole-step-00000010.pt", checkpoint_path(dirs.checkpoints, 10))
     shutil.copy(DATA / "cartpole-game.npz", dirs.games / "20261207-024541-w00-d202acfe.npz")
-    saved = torch.load(DATA / "cartpole-step-00000010.pt", weights_only=True)
+    saved = upgrade_checkpoint(torch.load(DATA / "cartpole-step-00000010.pt", weights_only=True))
 
     worker_model = build_model(config, Environment(config.env))
     assert load_latest(dirs.checkpoints, worker_model) == 10
     for name, value in worker_model.state_dict().items():  # the acting weights
-        assert torch.equal(value, saved["model"][name]), name
+        assert torch.equal(value, saved["acting_weights"][name]), name
 
     trainer = Trainer(config, dirs, resume=True, log=lambda line: None)
     assert trainer.step == 10
     for name, value in trainer.model.state_dict().items():  # the trained weights
-        assert torch.equal(value, saved["trained_model"][name]), name
+        assert torch.equal(value, saved["trained_weights"][name]), name
     assert trainer.optimizer.state_dict()["state"][0]["step"].item() == 10
     assert trainer.replay.num_transitions == 15  # the game refilled replay

@@ -169,7 +169,7 @@ def capture_root(monkeypatch):
 def test_dirichlet_noise_only_at_the_root_and_only_in_self_play(monkeypatch):
     roots = capture_root(monkeypatch)
     model = PathModel(3, logits=lambda path: [1.0, 0.0, -1.0] if path else [0.5, 0.0, 2.0])
-    run(model, simulations=20, greedy=False, dirichlet_alpha=0.25, exploration_fraction=0.25)
+    run(model, simulations=20, greedy=False, dirichlet_alpha=0.25, noise_fraction=0.25)
     run(model, simulations=20, greedy=True)
     noisy, clean = roots
     root_prior = torch.softmax(torch.tensor([0.5, 0.0, 2.0], dtype=torch.float64), 0).tolist()

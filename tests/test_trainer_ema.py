@@ -45,9 +45,9 @@ def test_checkpoints_hand_out_the_average_and_resume_both(tmp_path):
     trainer.save()
     state = read_latest(tmp_path / "checkpoints", trainer.model.arch)
     for k, v in trainer.nets.acting_model.state_dict().items():  # what workers and evaluation load
-        assert torch.equal(state["model"][k], v)
+        assert torch.equal(state["acting_weights"][k], v)
     for k, v in trainer.model.state_dict().items():  # what training goes on from
-        assert torch.equal(state["trained_model"][k], v)
+        assert torch.equal(state["trained_weights"][k], v)
 
     resumed = make_trainer(tmp_path, resume=True)
     assert resumed.step == 3
@@ -64,5 +64,7 @@ def test_without_a_decay_checkpoints_hold_the_trained_weights_only(tmp_path):
     trainer.train_step()
     trainer.save()
     state = read_latest(tmp_path / "checkpoints", trainer.model.arch)
-    assert "trained_model" not in state
-    assert all(torch.equal(state["model"][k], v) for k, v in trainer.model.state_dict().items())
+    assert "trained_weights" not in state
+    assert all(
+        torch.equal(state["acting_weights"][k], v) for k, v in trainer.model.state_dict().items()
+    )

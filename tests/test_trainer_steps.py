@@ -246,7 +246,9 @@ def test_a_resume_with_only_unusable_checkpoints_stops_instead_of_starting_over(
         trainer.model.value_net[0].weight[0, 0] = float("nan")
     state = {"step": 9, "architecture": trainer.model.arch.to_dict()}
     trainer.dirs.checkpoints.mkdir()
-    torch.save({**state, "model": trainer.model.state_dict()}, trainer.dirs.checkpoints / "x")
+    torch.save(
+        {**state, "acting_weights": trainer.model.state_dict()}, trainer.dirs.checkpoints / "x"
+    )
     (trainer.dirs.checkpoints / "x").rename(trainer.dirs.checkpoints / "step-00000009.pt")
     with pytest.raises(ConfigError, match=r"no usable checkpoint in .*: all 1 are unreadable"):
         make_trainer(tmp_path, resume=True)

@@ -90,7 +90,7 @@ def search_batch(
                 c1=config.c1,
                 c2=config.c2,
                 dirichlet_alpha=config.dirichlet_alpha,
-                exploration_fraction=config.root_exploration_fraction,
+                noise_fraction=config.root_exploration_fraction,
                 temperature=temperature,
                 **common,
             )

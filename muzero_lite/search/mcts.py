@@ -92,12 +92,12 @@ def backup(path: list[Node], value: float, discount: float, stats: MinMax | None
 
 
 def add_dirichlet_noise(
-    root: Node, alpha: float, fraction: float, rng: np.random.Generator
+    root: Node, alpha: float, noise_fraction: float, rng: np.random.Generator
 ) -> None:
-    """Root prior <- (1 - fraction) prior + fraction Dir(alpha): self-play exploration."""
+    """Root prior <- (1 - noise_fraction) prior + noise_fraction Dir(alpha), in self-play."""
     noise = rng.dirichlet([alpha] * len(root.children))
     for child, n in zip(root.children, noise, strict=True):
-        child.prior = (1 - fraction) * child.prior + fraction * float(n)
+        child.prior = (1 - noise_fraction) * child.prior + noise_fraction * float(n)
 
 
 def puct_child(node: Node, stats: MinMax, c1: float, c2: float, discount: float) -> int:
@@ -170,7 +170,7 @@ def mcts_search(
     c2: float = 19652.0,
     discount: float,
     dirichlet_alpha: float = 0.25,
-    exploration_fraction: float = 0.25,
+    noise_fraction: float = 0.25,
     temperature: float = 1.0,
     rng: np.random.Generator,
     greedy: bool = False,
@@ -185,7 +185,7 @@ def mcts_search(
       parallel: simulations whose leaves share one batched network call (1: sequential).
       c1, c2: PUCT constants.
       discount: per-step discount of rewards and values.
-      dirichlet_alpha, exploration_fraction: root noise in self-play (none when greedy).
+      dirichlet_alpha, noise_fraction: root noise in self-play (none when greedy).
       temperature: self-play action p(a) ~ N(a)^(1 / temperature); 0 plays the most visited.
       rng: random state for the root noise and the action.
       greedy: evaluation: no noise, the most visited action (ties to the higher Q).
@@ -194,8 +194,8 @@ def mcts_search(
     out = model.initial_inference(observations, prev_actions)
     expand([root], out)
     prior_logits = out.policy_logits[0].double().cpu().numpy()  # [A]
-    if not greedy and exploration_fraction > 0:
-        add_dirichlet_noise(root, dirichlet_alpha, exploration_fraction, rng)
+    if not greedy and noise_fraction > 0:
+        add_dirichlet_noise(root, dirichlet_alpha, noise_fraction, rng)
     simulate(
         model, root, simulations=simulations, parallel=parallel, c1=c1, c2=c2, discount=discount
     )

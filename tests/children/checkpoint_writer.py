@@ -35,7 +35,7 @@ def main() -> None:
         if pid == 0:
             state, step = read_latest(folder, model.arch), 0
             if state is not None:
-                model.load_state_dict(state["model"])
+                model.load_state_dict(state["acting_weights"])
                 optimizer.load_state_dict(state["optimizer"])
                 step = state["step"]
             out = os.open(saved, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
