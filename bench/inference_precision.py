@@ -3,9 +3,10 @@
     python bench/inference_precision.py [--config configs/mario.toml] [--rounds 5] [--json PATH]
 
 Times the two calls a worker's search makes, at the batch sizes it makes them: the initial
-inference of one observation stack, and a recurrent inference of `search.width` hidden states.
-Each variant (float32; bfloat16 autocast; each also with channels_last) runs 50 calls per round
-in turns; the median over the rounds of calls per second is reported, and its ratio to float32.
+inference of one observation stack, and a recurrent inference of `search.truncated.width` hidden
+states. Each variant (float32; bfloat16 autocast; each also with channels_last) runs 50 calls per
+round in turns; the median over the rounds of calls per second is reported, and its ratio to
+float32.
 """
 
 import argparse
@@ -44,7 +45,7 @@ def main() -> None:
     arch = architecture_for(config, env)
     env.close()
     model = MuZeroNet(arch).eval()
-    width = config.search.width
+    width = config.search.truncated.width
     dtype = torch.uint8 if arch.pixels else torch.float32
     observations = torch.zeros(1, arch.stack, *arch.observation_shape, dtype=dtype)
     prev_actions = torch.zeros(1, arch.stack, dtype=torch.long)

@@ -93,7 +93,7 @@ def main() -> None:
         result = {
             "config": args.config,
             "overrides": args.overrides,
-            "search": vars(config.search),
+            "search": config.to_dict()["search"],
             "threads": config.selfplay.threads,
             "random_steps_per_s": rate["random"],
             "selfplay_steps_per_s": rate["selfplay"],

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from muzero_lite.config import Config
+from muzero_lite.config import Config, upgrade_settings
 from muzero_lite.envs import Environment
 from muzero_lite.finite import nonfinite_tensors
 from muzero_lite.games import publish
@@ -208,11 +208,19 @@ def build_model(config: Config, env: Environment) -> MuZeroNet:
 
 def changed_settings(saved: dict[str, Any], now: dict[str, Any]) -> str:
     """`train.weight_decay 0.0001 -> 0.1, ...` for settings a checkpoint's config holds
-    otherwise (settings it does not know are left out); empty when none changed."""
-    changes = [
-        f"{section}.{key} {saved[section][key]!r} -> {value!r}"
-        for section, table in now.items()
-        for key, value in table.items()
-        if key in saved.get(section, {}) and saved[section][key] != value
-    ]
-    return ", ".join(changes)
+    otherwise (settings it does not know are left out; those saved under an earlier key are
+    compared under today's, `upgrade_settings`); empty when none changed."""
+    return ", ".join(_changes(upgrade_settings(saved), now, ""))
+
+
+def _changes(saved: dict[str, Any], now: dict[str, Any], prefix: str) -> list[str]:
+    """The changed settings of one table and the tables inside it, by their dotted names."""
+    changes = []
+    for key, value in now.items():
+        if key not in saved:
+            continue
+        if isinstance(value, dict) and isinstance(saved[key], dict):
+            changes += _changes(saved[key], value, f"{prefix}{key}.")
+        elif saved[key] != value:
+            changes.append(f"{prefix}{key} {saved[key]!r} -> {value!r}")
+    return changes

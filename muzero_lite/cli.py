@@ -24,7 +24,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="override one setting (repeatable), e.g. --set search.width=4",
+        help="override one setting (repeatable), e.g. --set search.truncated.width=4",
     )
     parser.add_argument(
         "--data-dir",

@@ -1,12 +1,17 @@
 """Settings: one dataclass per part, loaded from a TOML file and overridable with `--set`.
 
 A config file has one table per section (`[env]`, `[network]`, `[search]`, `[selfplay]`,
-`[train]`, `[launch]`); every key is a field of that section's dataclass. Unknown sections or keys,
-and values of the wrong type, are errors that name the valid choices, so a typo never silently
-falls back to a default.
+`[train]`, `[launch]`); every key is a field of that section's dataclass. `[search]` holds what
+every search kind shares and a table per kind (`[search.truncated]`, `[search.mcts]`,
+`[search.gumbel]`), set on the command line as `--set search.mcts.simulations=8`. Unknown sections
+or keys, and values of the wrong type, are errors that name the valid choices, so a typo never
+silently falls back to a default; a key of an earlier version still works, with a warning that
+names its new key (RENAMED_KEYS).
 """
 
+import copy
 import dataclasses
+import sys
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -68,43 +73,71 @@ class NetworkConfig:
 
 
 @dataclass
-class SearchConfig:
-    kind: str = "truncated"
-    """Search algorithm: "truncated" (policy-ranked look-ahead), "mcts" (MuZero) or "gumbel"."""
+class TruncatedSearchConfig:
+    """`[search.truncated]`: the policy-ranked look-ahead (`search/truncated.py`)."""
+
     width: int = 3
-    """Truncated search: number of top-ranked actions that are looked ahead."""
+    """Number of top-ranked actions that are looked ahead."""
     depth: int = 3
-    """Truncated search: steps unrolled per candidate (depth + 1 network calls per move)."""
-    discount: float = 0.997
-    """Per-step discount of returns, used by the search and by the trainer's value targets."""
+    """Steps unrolled per candidate (depth + 1 network calls per move)."""
     beta_start: float = 3.0
     """Acting temperature at train step 0: actions are sampled with p ~ exp(beta * normalised Q)."""
     beta_end: float = 15.0
     """Acting temperature once the trainer reaches beta_steps."""
     beta_steps: int = 20_000
     """Train steps over which beta rises linearly from beta_start to beta_end."""
+
+
+@dataclass
+class MctsConfig:
+    """`[search.mcts]`: MuZero's PUCT tree search (`search/mcts.py`)."""
+
     simulations: int = 50
-    """MCTS and Gumbel: simulations per move, each expanding one leaf with one dynamics step."""
+    """Simulations per move, each expanding one leaf with one dynamics step."""
     parallel_simulations: int = 4
-    """MCTS: simulations whose leaves share one batched network call, kept apart by virtual loss."""
+    """Simulations whose leaves share one batched network call, kept apart by virtual loss."""
     c1: float = 1.25
-    """MCTS: PUCT exploration weight c1 (MuZero's 1.25)."""
+    """PUCT exploration weight c1 (MuZero's 1.25)."""
     c2: float = 19652.0
-    """MCTS: PUCT constant c2; the weight grows by log((N + c2 + 1) / c2) (MuZero's 19652)."""
+    """PUCT constant c2; the weight grows by log((N + c2 + 1) / c2) (MuZero's 19652)."""
     dirichlet_alpha: float = 0.25
-    """MCTS: concentration of the Dirichlet noise mixed into the root prior in self-play."""
-    root_exploration_fraction: float = 0.25
-    """MCTS: root prior = (1 - fraction) prior + fraction noise in self-play (none when greedy)."""
+    """Concentration of the Dirichlet noise mixed into the root prior in self-play."""
+    noise_fraction: float = 0.25
+    """Root prior = (1 - fraction) prior + fraction noise in self-play (none when greedy)."""
     temperatures: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
-    """MCTS: self-play acts with p(a) ~ N(a)^(1/T), T stepping through these (0: most visits)."""
+    """Self-play acts with p(a) ~ N(a)^(1/T), T stepping through these (0: most visits)."""
     temperature_steps: list[int] = field(default_factory=lambda: [10_000, 15_000])
-    """MCTS: train steps at which T moves to the next of `temperatures` (one fewer entry)."""
-    gumbel_actions: int = 16
-    """Gumbel: m, the root actions sampled without replacement and then sequentially halved."""
-    gumbel_c_visit: float = 50.0
-    """Gumbel: c_visit in sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
-    gumbel_c_scale: float = 0.1
-    """Gumbel: c_scale in sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
+    """Train steps at which T moves to the next of `temperatures` (one fewer entry)."""
+
+
+@dataclass
+class GumbelConfig:
+    """`[search.gumbel]`: Gumbel MuZero's sequential halving at the root (`search/gumbel.py`)."""
+
+    simulations: int = 50
+    """Simulations per move, each expanding one leaf with one dynamics step."""
+    actions: int = 16
+    """m, the root actions sampled without replacement and then sequentially halved."""
+    c_visit: float = 50.0
+    """c_visit in sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
+    c_scale: float = 0.1
+    """c_scale in sigma(q) = (c_visit + max_b N(b)) * c_scale * q."""
+
+
+@dataclass
+class SearchConfig:
+    """`[search]`: which search acts, the discount, and each kind's own table."""
+
+    kind: str = "truncated"
+    """Search algorithm: "truncated" (policy-ranked look-ahead), "mcts" (MuZero) or "gumbel"."""
+    discount: float = 0.997
+    """Per-step discount of returns, used by the search and by the trainer's value targets."""
+    truncated: TruncatedSearchConfig = field(default_factory=TruncatedSearchConfig)
+    """Settings of the truncated search (search.kind = "truncated")."""
+    mcts: MctsConfig = field(default_factory=MctsConfig)
+    """Settings of MCTS (search.kind = "mcts")."""
+    gumbel: GumbelConfig = field(default_factory=GumbelConfig)
+    """Settings of the Gumbel search (search.kind = "gumbel")."""
 
 
 @dataclass
@@ -232,14 +265,37 @@ class Config:
     launch: LaunchConfig = field(default_factory=LaunchConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Every setting as plain data, a dict per table (search's kinds nested in search's)."""
         return dataclasses.asdict(self)
 
 
-SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Config)}
+RENAMED_KEYS: dict[str, tuple[str, ...]] = {
+    "search.width": ("search.truncated.width",),
+    "search.depth": ("search.truncated.depth",),
+    "search.beta_start": ("search.truncated.beta_start",),
+    "search.beta_end": ("search.truncated.beta_end",),
+    "search.beta_steps": ("search.truncated.beta_steps",),
+    "search.simulations": ("search.mcts.simulations", "search.gumbel.simulations"),
+    "search.parallel_simulations": ("search.mcts.parallel_simulations",),
+    "search.c1": ("search.mcts.c1",),
+    "search.c2": ("search.mcts.c2",),
+    "search.dirichlet_alpha": ("search.mcts.dirichlet_alpha",),
+    "search.root_exploration_fraction": ("search.mcts.noise_fraction",),
+    "search.temperatures": ("search.mcts.temperatures",),
+    "search.temperature_steps": ("search.mcts.temperature_steps",),
+    "search.gumbel_actions": ("search.gumbel.actions",),
+    "search.gumbel_c_visit": ("search.gumbel.c_visit",),
+    "search.gumbel_c_scale": ("search.gumbel.c_scale",),
+}
+"""Keys of earlier versions and the keys each now sets (the one flat `[search]` table became a
+table per search kind): they still load, with one warning line each."""
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
-    """Config from a TOML file (defaults where None), then `section.key=value` overrides."""
+    """Config from a TOML file (defaults where None), then `section.key=value` overrides.
+
+    A key of an earlier version (RENAMED_KEYS) still sets its new key, with one warning line on
+    stderr per key and call."""
     raw: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -251,27 +307,48 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
             raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
     source = str(path) if path is not None else "defaults"
     config = Config()
+    warned: set[str] = set()
     for section, table in raw.items():
-        if not isinstance(table, dict):
-            raise ConfigError(
-                f"{source}: {section!r} must be a table [{section}]; sections: {_names(SECTIONS)}"
-            )
-        for key, value in table.items():
-            _assign(config, section, key, value, source)
+        _assign(config, section, table, source, warned)
     for item in overrides:
-        section, key, value = _parse_override(item)
-        _assign(config, section, key, value, "--set")
+        section, table = _parse_override(item)
+        _assign(config, section, table, "--set", warned)
     validate(config)
     return config
 
 
-def _parse_override(item: str) -> tuple[str, str, Any]:
-    """`section.key=value` -> (section, key, value); the value is read as TOML, else a string."""
+def upgrade_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Saved settings (a `Config.to_dict()`, such as a checkpoint's) under today's keys: those of
+    an earlier version (RENAMED_KEYS) move to their new keys, without a warning; the rest stay."""
+    upgraded = copy.deepcopy(settings)
+    for old, new_names in RENAMED_KEYS.items():
+        section, key = old.split(".")
+        table = upgraded.get(section)
+        if not isinstance(table, dict) or key not in table:
+            continue
+        value = table.pop(key)
+        for new in new_names:
+            *tables, name = new.split(".")
+            part = upgraded
+            for t in tables:
+                part = part.setdefault(t, {})
+            part[name] = copy.deepcopy(value)
+    return upgraded
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    """`section.key=value` -> (section, {key: value}), `search.mcts.c1=2` -> ("search",
+    {"mcts": {"c1": 2}}), as TOML would give it; the value is read as TOML, else a string."""
     name, sep, text = item.partition("=")
-    section, dot, key = name.strip().partition(".")
-    if not sep or not dot or not key:
-        raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. search.width=4")
-    return section, key.strip(), _parse_value(text)
+    section, *keys = [part.strip() for part in name.split(".")]
+    if not sep or not section or not keys or not all(keys):
+        raise ConfigError(
+            f"--set {item!r}: expected section.key=value, e.g. search.truncated.width=4"
+        )
+    value = _parse_value(text)
+    for key in reversed(keys):
+        value = {key: value}
+    return section, value
 
 
 def _parse_value(text: str) -> Any:
@@ -282,14 +359,62 @@ def _parse_value(text: str) -> Any:
         return text.strip()
 
 
-def _assign(config: Config, section: str, key: str, value: Any, source: str) -> None:
-    if section not in SECTIONS:
-        raise ConfigError(f"{source}: unknown section [{section}]; sections: {_names(SECTIONS)}")
-    part = getattr(config, section)
+def _assign(config: Config, name: str, value: Any, source: str, warned: set[str]) -> None:
+    """Set the setting `name` (dotted, "search.mcts.c1"; the tables above it exist) to `value`,
+    or, where `name` is a table and `value` a dict, each of its keys."""
+    if name in RENAMED_KEYS:
+        _warn_renamed(name, warned)
+        for new in RENAMED_KEYS[name]:
+            _assign(config, new, value, source, warned)
+        return
+    *tables, key = name.split(".")
+    part = config
+    for table in tables:
+        part = getattr(part, table)
     hints = typing.get_type_hints(type(part))
     if key not in hints:
-        raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys: {_names(hints)}")
-    setattr(part, key, _coerce(value, hints[key], f"{section}.{key}", source))
+        raise ConfigError(f"{source}: {_unknown(tables, key, hints)}")
+    kind = hints[key]
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{source}: {name} is a table [{name}], not a value ({value!r}); its keys: "
+                f"{_names(typing.get_type_hints(kind))}"
+            )
+        for sub, item in value.items():
+            _assign(config, f"{name}.{sub}", item, source, warned)
+    elif isinstance(value, dict):
+        raise ConfigError(f"{source}: {name} is a value of type {_type_name(kind)}, not a table")
+    else:
+        setattr(part, key, _coerce(value, kind, name, source))
+
+
+def _unknown(tables: list[str], key: str, hints: dict[str, Any]) -> str:
+    """`unknown key search.widht; valid keys: discount, kind; tables: search.gumbel, ...`."""
+    if not tables:
+        return f"unknown section [{key}]; sections: {_names(hints)}"
+    prefix = ".".join(tables)
+    values = [k for k, kind in hints.items() if not dataclasses.is_dataclass(kind)]
+    message = f"unknown key {prefix}.{key}; valid keys: {_names(values)}"
+    if subtables := [f"{prefix}.{k}" for k in hints if k not in values]:
+        message += f"; tables: {_names(subtables)}"
+    return message
+
+
+def _warn_renamed(name: str, warned: set[str]) -> None:
+    """One stderr line the first time an earlier version's key is met."""
+    if name not in warned:
+        warned.add(name)
+        new = " and ".join(RENAMED_KEYS[name])
+        print(
+            f"warning: {name} is now {new} (old keys will stop working in a later version)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _type_name(kind: Any) -> str:
+    return str(kind) if typing.get_origin(kind) else kind.__name__
 
 
 def _coerce(value: Any, kind: Any, name: str, source: str) -> Any:
@@ -326,35 +451,8 @@ def validate(config: Config) -> None:
             config.search.kind in ("truncated", "mcts", "gumbel"),
             "search.kind must be one of: truncated, mcts, gumbel",
         ),
-        (config.search.width >= 1, "search.width must be >= 1"),
-        (
-            config.search.kind != "truncated" or config.search.width >= 2,
-            "search.width must be >= 2 for the truncated search: with one candidate every action "
-            "gets its Q, and the policy it learns and acts on is uniform",
-        ),
-        (config.search.depth >= 1, "search.depth must be >= 1"),
         (0.0 < config.search.discount <= 1.0, "search.discount must be in (0, 1]"),
-        (config.search.simulations >= 1, "search.simulations must be >= 1"),
-        (config.search.parallel_simulations >= 1, "search.parallel_simulations must be >= 1"),
-        (config.search.c1 >= 0, "search.c1 must be >= 0"),
-        (config.search.c2 > 0, "search.c2 must be > 0"),
-        (config.search.dirichlet_alpha > 0, "search.dirichlet_alpha must be > 0"),
-        (
-            0 <= config.search.root_exploration_fraction <= 1,
-            "search.root_exploration_fraction must be in [0, 1]",
-        ),
-        (
-            len(config.search.temperatures) == len(config.search.temperature_steps) + 1,
-            "search.temperatures must have one more entry than search.temperature_steps",
-        ),
-        (min(config.search.temperatures, default=0) >= 0, "search.temperatures must be >= 0"),
-        (
-            config.search.temperature_steps == sorted(set(config.search.temperature_steps)),
-            "search.temperature_steps must be increasing",
-        ),
-        (config.search.gumbel_actions >= 1, "search.gumbel_actions must be >= 1"),
-        (config.search.gumbel_c_visit >= 0, "search.gumbel_c_visit must be >= 0"),
-        (config.search.gumbel_c_scale > 0, "search.gumbel_c_scale must be > 0"),
+        *_search_checks(config.search),
         (config.selfplay.gif_every >= 0, "selfplay.gif_every must be >= 0"),
         (config.selfplay.threads >= 1, "selfplay.threads must be >= 1"),
         (config.selfplay.device in ("cpu", "cuda"), "selfplay.device must be cpu or cuda"),
@@ -409,6 +507,39 @@ def validate(config: Config) -> None:
         if not ok:
             raise ConfigError(message)
     _check_pacing(config)
+
+
+def _search_checks(search: SearchConfig) -> list[tuple[bool, str]]:
+    """Range checks of each search kind's table."""
+    t, m, g = search.truncated, search.mcts, search.gumbel
+    return [
+        (t.width >= 1, "search.truncated.width must be >= 1"),
+        (
+            search.kind != "truncated" or t.width >= 2,
+            "search.truncated.width must be >= 2 for the truncated search: with one candidate "
+            "every action gets its Q, and the policy it learns and acts on is uniform",
+        ),
+        (t.depth >= 1, "search.truncated.depth must be >= 1"),
+        (m.simulations >= 1, "search.mcts.simulations must be >= 1"),
+        (m.parallel_simulations >= 1, "search.mcts.parallel_simulations must be >= 1"),
+        (m.c1 >= 0, "search.mcts.c1 must be >= 0"),
+        (m.c2 > 0, "search.mcts.c2 must be > 0"),
+        (m.dirichlet_alpha > 0, "search.mcts.dirichlet_alpha must be > 0"),
+        (0 <= m.noise_fraction <= 1, "search.mcts.noise_fraction must be in [0, 1]"),
+        (
+            len(m.temperatures) == len(m.temperature_steps) + 1,
+            "search.mcts.temperatures must have one more entry than search.mcts.temperature_steps",
+        ),
+        (min(m.temperatures, default=0) >= 0, "search.mcts.temperatures must be >= 0"),
+        (
+            m.temperature_steps == sorted(set(m.temperature_steps)),
+            "search.mcts.temperature_steps must be increasing",
+        ),
+        (g.simulations >= 1, "search.gumbel.simulations must be >= 1"),
+        (g.actions >= 1, "search.gumbel.actions must be >= 1"),
+        (g.c_visit >= 0, "search.gumbel.c_visit must be >= 0"),
+        (g.c_scale > 0, "search.gumbel.c_scale must be > 0"),
+    ]
 
 
 def _check_pacing(config: Config) -> None:

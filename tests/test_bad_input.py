@@ -255,11 +255,15 @@ def mistakes(tmp_path) -> list[tuple[list[str], str]]:
                 "bad-type.toml: train.batch_size must be int, got 'big'",
             ),
             (script, ["--config", "configs/nope.toml", *data], "config file 'configs/nope.toml'"),
-            (script, [*config, *data, "--set", "search.depth=0"], "search.depth must be >= 1"),
             (
                 script,
-                [*config, *data, "--set", "search.width=1"],
-                "search.width must be >= 2 for the truncated search",
+                [*config, *data, "--set", "search.truncated.depth=0"],
+                "search.truncated.depth must be >= 1",
+            ),
+            (
+                script,
+                [*config, *data, "--set", "search.truncated.width=1"],
+                "search.truncated.width must be >= 2 for the truncated search",
             ),
             (script, [*config, "--data-dir", str(data_file)], str(data_file)),
         ]

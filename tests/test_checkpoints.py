@@ -5,6 +5,7 @@ import torch
 
 from muzero_lite.checkpoints import (
     ArchitectureMismatch,
+    changed_settings,
     checkpoint_path,
     list_checkpoints,
     load_latest,
@@ -12,6 +13,7 @@ from muzero_lite.checkpoints import (
     save_checkpoint,
     upgrade_checkpoint,
 )
+from muzero_lite.config import Config
 from networks import Architecture, MuZeroNet
 
 
@@ -83,3 +85,13 @@ def test_a_checkpoint_under_the_earlier_names_is_upgraded_and_one_under_todays_i
     assert new["step"] == 7 and new["optimizer"] is old["optimizer"]
     assert list(old) == ["step", "model", "optimizer", "trained_model"]  # the loaded dict kept
     assert upgrade_checkpoint(new) is new
+
+
+def test_settings_saved_under_the_old_flat_search_keys_are_compared_under_the_new_ones():
+    saved = {  # a checkpoint's config from before [search] had a table per kind
+        "search": {"kind": "truncated", "width": 2, "simulations": 50, "discount": 0.99},
+        "train": {"weight_decay": 0.1},
+    }
+    now = Config()
+    now.search.truncated.width, now.search.discount = 3, 0.99
+    assert changed_settings(saved, now.to_dict()) == "search.truncated.width 2 -> 3"

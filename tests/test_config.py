@@ -6,7 +6,7 @@ import sys
 import pytest
 from conftest import REPO
 
-from muzero_lite.config import ConfigError, load_config
+from muzero_lite.config import ConfigError, load_config, upgrade_settings
 
 
 @pytest.mark.parametrize("name", ["mario", "mario-gpu", "cartpole", "lunarlander"])
@@ -24,14 +24,14 @@ def test_overrides_parse_as_toml_and_lists_split_on_commas():
     config = load_config(
         REPO / "configs" / "mario.toml",
         [
-            "search.width=4",
+            "search.truncated.width=4",
             "search.discount=1",
             "env.grayscale=false",
             "env.stages=1-1,4-1",
             "env.id=X",
         ],
     )
-    assert config.search.width == 4
+    assert config.search.truncated.width == 4
     assert config.search.discount == 1.0 and isinstance(config.search.discount, float)
     assert config.env.grayscale is False
     assert config.env.stages == ["1-1", "4-1"]
@@ -39,27 +39,32 @@ def test_overrides_parse_as_toml_and_lists_split_on_commas():
 
 
 def test_list_overrides_take_commas_or_toml_and_widen_ints():
-    config = load_config(None, ["search.temperatures=1,0.5,0", "search.temperature_steps=[10, 20]"])
-    assert config.search.temperatures == [1.0, 0.5, 0.0]
-    assert all(isinstance(t, float) for t in config.search.temperatures)
-    assert config.search.temperature_steps == [10, 20]
+    config = load_config(
+        None, ["search.mcts.temperatures=1,0.5,0", "search.mcts.temperature_steps=[10, 20]"]
+    )
+    assert config.search.mcts.temperatures == [1.0, 0.5, 0.0]
+    assert all(isinstance(t, float) for t in config.search.mcts.temperatures)
+    assert config.search.mcts.temperature_steps == [10, 20]
     with pytest.raises(ConfigError, match="must be a list of int"):
-        load_config(None, ["search.temperature_steps=1,x"])
+        load_config(None, ["search.mcts.temperature_steps=1,x"])
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["search.widht=4"], "unknown key search.widht; valid keys: beta_end, beta_start"),
+        (
+            ["search.truncated.widht=4"],
+            "unknown key search.truncated.widht; valid keys: beta_end, beta_start",
+        ),
         (
             ["serch.width=4"],
             "unknown section [serch]; sections: env, launch, network, search, selfplay, train",
         ),
-        (["search.width=four"], "search.width must be int, got 'four'"),
-        (["search.width=2.5"], "search.width must be int, got 2.5"),
+        (["search.truncated.width=four"], "search.truncated.width must be int, got 'four'"),
+        (["search.truncated.width=2.5"], "search.truncated.width must be int, got 2.5"),
         (["env.grayscale=1"], "env.grayscale must be bool, got 1"),
-        (["search.width"], "expected section.key=value"),
-        (["search.depth=0"], "search.depth must be >= 1"),
+        (["search.truncated.width"], "expected section.key=value"),
+        (["search.truncated.depth=0"], "search.truncated.depth must be >= 1"),
         (["train.bootstrap=newest"], "train.bootstrap must be stored or fresh"),
         (["train.target_update_every=0"], "train.target_update_every must be >= 1"),
         (["train.consistency_weight=-1"], "train.consistency_weight must be >= 0"),
@@ -118,7 +123,10 @@ def selfplay(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
     ("args", "message"),
     [
         (["--set", "search.widht=4"], "error: --set: unknown key search.widht"),
-        (["--set", "search.width=x"], "error: --set: search.width must be int, got 'x'"),
+        (
+            ["--set", "search.truncated.width=x"],
+            "error: --set: search.truncated.width must be int, got 'x'",
+        ),
         (["--set", "env.id=NoSuchEnv-v0"], "error: unknown environment id 'NoSuchEnv-v0'"),
         (["--set", "env.id=Pendulum-v1"], "only Discrete is supported"),
         (
@@ -137,7 +145,127 @@ def test_cli_errors_are_one_line_with_exit_status_2(tmp_path, args, message):
 
 
 def test_the_truncated_search_refuses_one_candidate_and_the_others_do_not_care():
-    with pytest.raises(ConfigError, match=r"search\.width must be >= 2 for the truncated search"):
-        load_config(None, ["search.kind=truncated", "search.width=1"])
+    with pytest.raises(
+        ConfigError, match=r"search\.truncated\.width must be >= 2 for the truncated search"
+    ):
+        load_config(None, ["search.kind=truncated", "search.truncated.width=1"])
     for kind in ("mcts", "gumbel"):  # they do not read the width
-        assert load_config(None, [f"search.kind={kind}", "search.width=1"]).search.width == 1
+        overrides = [f"search.kind={kind}", "search.truncated.width=1"]
+        assert load_config(None, overrides).search.truncated.width == 1
+
+
+LATER = "(old keys will stop working in a later version)"
+
+
+def test_each_search_kind_has_its_own_table(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        '[search]\nkind = "mcts"\ndiscount = 0.9\n\n'
+        "[search.mcts]\nsimulations = 8\nc1 = 2\n\n[search.gumbel]\nactions = 4\n"
+    )
+    config = load_config(path)
+    assert config.search.kind == "mcts" and config.search.discount == 0.9
+    assert config.search.mcts.simulations == 8 and config.search.mcts.c1 == 2.0
+    assert config.search.gumbel.actions == 4 and config.search.gumbel.simulations == 50
+    assert config.to_dict()["search"]["mcts"]["simulations"] == 8
+
+
+def test_a_dotted_sub_key_sets_one_kind_without_a_warning(capsys):
+    config = load_config(None, ["search.mcts.simulations=8", "search.gumbel.c_scale=0.5"])
+    assert (config.search.mcts.simulations, config.search.gumbel.simulations) == (8, 50)
+    assert config.search.gumbel.c_scale == 0.5
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("file_text", "overrides"),
+    [
+        ("[search]\nwidth = 4\n", []),
+        ("", ["search.width=4"]),
+        ("[search]\nwidth = 2\n", ["search.width=4"]),  # met twice: still one line
+    ],
+)
+def test_an_old_flat_key_sets_its_new_key_with_one_warning_line(
+    tmp_path, capsys, file_text, overrides
+):
+    path = tmp_path / "old.toml"
+    path.write_text(file_text)
+    assert load_config(path, overrides).search.truncated.width == 4
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: search.width is now search.truncated.width {LATER}"
+    ]
+
+
+def test_the_old_simulations_key_sets_both_kinds_and_names_both_new_keys(capsys):
+    config = load_config(None, ["search.simulations=8"])
+    assert (config.search.mcts.simulations, config.search.gumbel.simulations) == (8, 8)
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: search.simulations is now search.mcts.simulations and "
+        f"search.gumbel.simulations {LATER}"
+    ]
+
+
+def test_the_old_root_exploration_fraction_is_the_mcts_noise_fraction(capsys):
+    config = load_config(None, ["search.root_exploration_fraction=0.4"])
+    assert config.search.mcts.noise_fraction == 0.4
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: search.root_exploration_fraction is now search.mcts.noise_fraction {LATER}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["search.mcts.simulation=8"],
+            "--set: unknown key search.mcts.simulation; valid keys: c1, c2, dirichlet_alpha, "
+            "noise_fraction, parallel_simulations, simulations, temperature_steps, temperatures",
+        ),
+        (
+            ["search.widht=4"],
+            "--set: unknown key search.widht; valid keys: discount, kind; "
+            "tables: search.gumbel, search.mcts, search.truncated",
+        ),
+        (
+            ["search.mcts=8"],
+            "--set: search.mcts is a table [search.mcts], not a value (8); its keys: c1, c2,",
+        ),
+        (
+            ["search.truncated.width.x=4"],
+            "--set: search.truncated.width is a value of type int, not a table",
+        ),
+    ],
+)
+def test_unknown_sub_keys_and_tables_in_place_of_values_name_the_valid_keys(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, overrides)
+    assert str(error.value).startswith(message)
+
+
+def test_a_table_in_a_file_where_a_value_belongs_is_refused(tmp_path):
+    path = tmp_path / "mixed.toml"
+    path.write_text("[search.truncated.width]\nx = 4\n")
+    with pytest.raises(
+        ConfigError, match=r"mixed.toml: search.truncated.width is a value of type int"
+    ):
+        load_config(path)
+    path.write_text("search = 3\n")
+    with pytest.raises(ConfigError, match=r"mixed.toml: search is a table \[search\], not a value"):
+        load_config(path)
+
+
+def test_saved_settings_under_the_old_flat_keys_move_to_their_tables():
+    saved = {
+        "search": {"kind": "mcts", "width": 2, "simulations": 8, "gumbel_c_scale": 0.5},
+        "train": {"batch_size": 16},
+    }
+    assert upgrade_settings(saved) == {
+        "search": {
+            "kind": "mcts",
+            "truncated": {"width": 2},
+            "mcts": {"simulations": 8},
+            "gumbel": {"simulations": 8, "c_scale": 0.5},
+        },
+        "train": {"batch_size": 16},
+    }
+    assert saved["search"]["width"] == 2  # the saved dict is left as it was

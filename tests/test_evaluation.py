@@ -46,7 +46,8 @@ def test_side_by_side_evaluation_plays_the_same_episodes_in_order():
 
 
 def test_games_played_together_keep_their_own_records():
-    config, env, model = setup(["search.beta_start=1", "search.beta_end=1"])  # sampled moves
+    sampled = ["search.truncated.beta_start=1", "search.truncated.beta_end=1"]  # sampled moves
+    config, env, model = setup(sampled)
     envs = [env, Environment(config.env)]
     together = play_games(envs, model, config, np.random.default_rng(0), train_step=0,
                           record_frames=False)  # fmt: skip

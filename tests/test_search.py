@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from muzero_lite.config import SearchConfig
+from muzero_lite.config import SearchConfig, TruncatedSearchConfig
 from muzero_lite.search import search, search_batch, truncated_search
 from muzero_lite.search.base import acting_beta
 from networks import NetworkOutput
@@ -128,7 +128,8 @@ def test_sampling_follows_exp_beta_normalised_q():
 
 
 def test_search_interface_takes_one_unbatched_stack():
-    config = SearchConfig(width=3, depth=2, discount=0.5, beta_start=1.0, beta_end=1.0)
+    truncated = TruncatedSearchConfig(width=3, depth=2, beta_start=1.0, beta_end=1.0)
+    config = SearchConfig(discount=0.5, truncated=truncated)
     obs = np.zeros((1, 4), dtype=np.float32)
     result = search(
         ChainModel(), obs, np.array([-1]), config, rng=np.random.default_rng(0), greedy=True
@@ -139,7 +140,8 @@ def test_search_interface_takes_one_unbatched_stack():
 def test_roots_searched_together_get_what_each_gets_alone():
     # Root 0 is the chain above; root 3 is one step down a2's path:
     # Q(a0) = mean(10 + .5*v(6), 10 + .5*0 + .25*v(7)) = mean(12, 10) = 11; a1 and a2 pay nothing.
-    config = SearchConfig(width=3, depth=2, discount=0.5, beta_start=1.0, beta_end=1.0)
+    truncated = TruncatedSearchConfig(width=3, depth=2, beta_start=1.0, beta_end=1.0)
+    config = SearchConfig(discount=0.5, truncated=truncated)
     roots = np.array([0.0, 3.0], dtype=np.float32)[:, None, None] * np.ones(4, np.float32)
     prev = np.full((2, 1), -1)
     model = ChainModel()

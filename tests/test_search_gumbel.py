@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_search_mcts import OBS, PREV, PathModel, bandit, two_step_game
 
-from muzero_lite.config import SearchConfig
+from muzero_lite.config import GumbelConfig, SearchConfig
 from muzero_lite.search import gumbel_search, search
 from muzero_lite.search.gumbel import considered_visits
 
@@ -132,7 +132,7 @@ def test_interior_nodes_use_the_deterministic_improved_policy_selection():
 
 
 def test_search_dispatches_on_the_kind_setting():
-    config = SearchConfig(kind="gumbel", simulations=20, gumbel_actions=4)
+    config = SearchConfig(kind="gumbel", gumbel=GumbelConfig(simulations=20, actions=4))
     model = two_step_game(lure=0.2)
     result = search(
         model, np.zeros((1, 4), np.float32), np.array([-1]), config,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from muzero_lite.config import ConfigError, SearchConfig, load_config
+from muzero_lite.config import ConfigError, MctsConfig, SearchConfig, load_config
 from muzero_lite.search import mcts, search
 from muzero_lite.search.mcts import choose_by_visits, mcts_search, visit_temperature
 from networks import NetworkOutput
@@ -225,7 +225,7 @@ def test_actions_are_sampled_with_visit_counts_to_the_power_one_over_temperature
 
 
 def test_search_dispatches_on_the_kind_setting():
-    config = SearchConfig(kind="mcts", simulations=60, parallel_simulations=2)
+    config = SearchConfig(kind="mcts", mcts=MctsConfig(simulations=60, parallel_simulations=2))
     result = search(
         two_step_game(), np.zeros((1, 4), np.float32), np.array([-1]), config,
         rng=np.random.default_rng(0), train_step=0, greedy=True,
@@ -237,10 +237,16 @@ def test_search_dispatches_on_the_kind_setting():
     ("overrides", "message"),
     [
         (["search.kind=alphazero"], "search.kind must be one of: truncated, mcts, gumbel"),
-        (["search.simulations=0"], "search.simulations must be >= 1"),
-        (["search.temperatures=[1.0, 0.5]"], "one more entry than search.temperature_steps"),
-        (["search.temperature_steps=[200, 100]"], "search.temperature_steps must be increasing"),
-        (["search.root_exploration_fraction=1.5"], "must be in [0, 1]"),
+        (["search.mcts.simulations=0"], "search.mcts.simulations must be >= 1"),
+        (
+            ["search.mcts.temperatures=[1.0, 0.5]"],
+            "one more entry than search.mcts.temperature_steps",
+        ),
+        (
+            ["search.mcts.temperature_steps=[200, 100]"],
+            "search.mcts.temperature_steps must be increasing",
+        ),
+        (["search.mcts.noise_fraction=1.5"], "must be in [0, 1]"),
     ],
 )
 def test_bad_search_settings_name_the_problem(overrides, message):
@@ -249,8 +255,9 @@ def test_bad_search_settings_name_the_problem(overrides, message):
 
 
 def test_search_kind_and_tree_settings_load_from_the_command_line():
-    overrides = ["search.kind=mcts", "search.temperatures=[1.0, 0.0]"]
-    overrides += ["search.temperature_steps=[500]", "search.simulations=8"]
+    overrides = ["search.kind=mcts", "search.mcts.temperatures=[1.0, 0.0]"]
+    overrides += ["search.mcts.temperature_steps=[500]", "search.mcts.simulations=8"]
     config = load_config(None, overrides)
-    assert config.search.kind == "mcts" and config.search.simulations == 8
-    assert config.search.temperatures == [1.0, 0.0] and config.search.temperature_steps == [500]
+    assert config.search.kind == "mcts" and config.search.mcts.simulations == 8
+    mcts = config.search.mcts
+    assert mcts.temperatures == [1.0, 0.0] and mcts.temperature_steps == [500]

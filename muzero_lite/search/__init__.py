@@ -4,8 +4,9 @@
 its episodes side by side).
 
 `search.kind` picks the algorithm: "truncated" (the policy-ranked look-ahead), "mcts" (MuZero's
-PUCT tree search) or "gumbel" (Gumbel MuZero's sequential halving at the root). All three return
-the same record, so self-play, training targets and evaluation do not care which one ran.
+PUCT tree search) or "gumbel" (Gumbel MuZero's sequential halving at the root), each with its own
+settings (`search.truncated`, `search.mcts`, `search.gumbel`). All three return the same record,
+so self-play, training targets and evaluation do not care which one ran.
 """
 
 import numpy as np
@@ -74,38 +75,39 @@ def search_batch(
     prev = torch.as_tensor(prev_actions).to(device)
     common = {"discount": config.discount, "rng": rng, "greedy": greedy}
     if config.kind == "truncated":
-        beta = acting_beta(train_step, config.beta_start, config.beta_end, config.beta_steps)
-        return truncated_search(
-            model, obs, prev, width=config.width, depth=config.depth, beta=beta, **common
-        )
+        t = config.truncated
+        beta = acting_beta(train_step, t.beta_start, t.beta_end, t.beta_steps)
+        return truncated_search(model, obs, prev, width=t.width, depth=t.depth, beta=beta, **common)
     if config.kind == "mcts":
-        temperature = visit_temperature(train_step, config.temperatures, config.temperature_steps)
+        m = config.mcts
+        temperature = visit_temperature(train_step, m.temperatures, m.temperature_steps)
         return [
             mcts_search(
                 model,
                 obs[i : i + 1],
                 prev[i : i + 1],
-                simulations=config.simulations,
-                parallel=config.parallel_simulations,
-                c1=config.c1,
-                c2=config.c2,
-                dirichlet_alpha=config.dirichlet_alpha,
-                noise_fraction=config.root_exploration_fraction,
+                simulations=m.simulations,
+                parallel=m.parallel_simulations,
+                c1=m.c1,
+                c2=m.c2,
+                dirichlet_alpha=m.dirichlet_alpha,
+                noise_fraction=m.noise_fraction,
                 temperature=temperature,
                 **common,
             )
             for i in range(len(obs))
         ]
     if config.kind == "gumbel":
+        g = config.gumbel
         return [
             gumbel_search(
                 model,
                 obs[i : i + 1],
                 prev[i : i + 1],
-                simulations=config.simulations,
-                max_considered=config.gumbel_actions,
-                c_visit=config.gumbel_c_visit,
-                c_scale=config.gumbel_c_scale,
+                simulations=g.simulations,
+                max_considered=g.actions,
+                c_visit=g.c_visit,
+                c_scale=g.c_scale,
                 **common,
             )
             for i in range(len(obs))
