@@ -381,7 +381,10 @@ def _assign(config: Config, name: str, value: Any, source: str, warned: set[str]
                 f"{source}: {name} is a table [{name}], not a value ({value!r}); its keys: "
                 f"{_names(typing.get_type_hints(kind))}"
             )
-        for sub, item in value.items():
+        # a table's old keys first, so that its new keys win wherever the file puts them
+        for sub, item in sorted(
+            value.items(), key=lambda kv: f"{name}.{kv[0]}" not in RENAMED_KEYS
+        ):
             _assign(config, f"{name}.{sub}", item, source, warned)
     elif isinstance(value, dict):
         raise ConfigError(f"{source}: {name} is a value of type {_type_name(kind)}, not a table")

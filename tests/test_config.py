@@ -205,6 +205,17 @@ def test_the_old_simulations_key_sets_both_kinds_and_names_both_new_keys(capsys)
     ]
 
 
+@pytest.mark.parametrize("gumbel_first", [True, False])
+def test_a_new_key_wins_over_the_old_one_in_the_same_file_wherever_it_stands(
+    tmp_path, gumbel_first
+):
+    old, new = "[search]\nsimulations = 8\n", "[search.gumbel]\nsimulations = 20\n"
+    path = tmp_path / "both.toml"
+    path.write_text(new + old if gumbel_first else old + new)
+    config = load_config(path)
+    assert (config.search.mcts.simulations, config.search.gumbel.simulations) == (8, 20)
+
+
 def test_the_old_root_exploration_fraction_is_the_mcts_noise_fraction(capsys):
     config = load_config(None, ["search.root_exploration_fraction=0.4"])
     assert config.search.mcts.noise_fraction == 0.4
