@@ -18,6 +18,7 @@ class PathModel:
     The game is given by three functions of a path (a tuple of actions): the policy logits there,
     the reward of the path's last step, and the value there; the defaults are uniform and zero.
     The model records every call, so tests can count calls and see which paths were expanded.
+    A batch is answered row by row, so its numbers are exactly those of one row at a time.
     """
 
     def __init__(self, num_actions, logits=None, reward=None, value=None):
@@ -45,7 +46,7 @@ class PathModel:
 
     def initial_inference(self, observations, prev_actions):
         self.batch_sizes.append(len(observations))
-        return self._out([()])
+        return self._out([()] * len(observations))  # one root per observation stack
 
     def recurrent_inference(self, hidden, action):
         self.batch_sizes.append(len(hidden))

@@ -1,7 +1,8 @@
 """Search over the learned model: one interface, `search(...) -> SearchResult`, for every kind.
 
-`search_batch(...) -> list[SearchResult]` searches from several roots at once (evaluation plays
-its episodes side by side).
+`search_batch(...) -> list[SearchResult]` searches from several roots at once (self-play and
+evaluation play their games side by side), every kind sharing each network call between the
+roots, with one random generator per root or a single one for all.
 
 `search.kind` picks the algorithm: "truncated" (the policy-ranked look-ahead), "mcts" (MuZero's
 PUCT tree search) or "gumbel" (Gumbel MuZero's sequential halving at the root), each with its own
@@ -13,17 +14,21 @@ import numpy as np
 import torch
 
 from muzero_lite.config import SearchConfig
-from muzero_lite.search.base import SearchModel, SearchResult, acting_beta
-from muzero_lite.search.gumbel import gumbel_search
-from muzero_lite.search.mcts import mcts_search, visit_temperature
+from muzero_lite.search.base import Generators, SearchModel, SearchResult, acting_beta, per_root
+from muzero_lite.search.gumbel import gumbel_search, gumbel_search_batch
+from muzero_lite.search.mcts import mcts_search, mcts_search_batch, visit_temperature
 from muzero_lite.search.truncated import truncated_search
 
 __all__ = [
+    "Generators",
     "SearchModel",
     "SearchResult",
     "acting_beta",
     "gumbel_search",
+    "gumbel_search_batch",
     "mcts_search",
+    "mcts_search_batch",
+    "per_root",
     "search",
     "search_batch",
     "truncated_search",
@@ -61,15 +66,16 @@ def search_batch(
     prev_actions: np.ndarray,
     config: SearchConfig,
     *,
-    rng: np.random.Generator,
+    rng: Generators,
     train_step: int = 0,
     greedy: bool = False,
     device: str | torch.device = "cpu",
 ) -> list[SearchResult]:
     """Search from B stacked observations ([B, N, *obs_shape], [B, N]): a result per root.
 
-    The truncated search shares its network calls between the roots; MCTS and Gumbel search
-    one root after another. Either way `rng` is drawn from root by root, in order.
+    Every kind shares its network calls between the roots, so a move costs as many calls for B
+    roots as for one. `rng` is one generator per root (a game's draws then do not depend on the
+    games beside it), or a single generator drawn from root by root.
     """
     obs = torch.as_tensor(observations).to(device)
     prev = torch.as_tensor(prev_actions).to(device)
@@ -80,36 +86,29 @@ def search_batch(
         return truncated_search(model, obs, prev, width=t.width, depth=t.depth, beta=beta, **common)
     if config.kind == "mcts":
         m = config.mcts
-        temperature = visit_temperature(train_step, m.temperatures, m.temperature_steps)
-        return [
-            mcts_search(
-                model,
-                obs[i : i + 1],
-                prev[i : i + 1],
-                simulations=m.simulations,
-                parallel=m.parallel_simulations,
-                c1=m.c1,
-                c2=m.c2,
-                dirichlet_alpha=m.dirichlet_alpha,
-                noise_fraction=m.noise_fraction,
-                temperature=temperature,
-                **common,
-            )
-            for i in range(len(obs))
-        ]
+        return mcts_search_batch(
+            model,
+            obs,
+            prev,
+            simulations=m.simulations,
+            parallel=m.parallel_simulations,
+            c1=m.c1,
+            c2=m.c2,
+            dirichlet_alpha=m.dirichlet_alpha,
+            noise_fraction=m.noise_fraction,
+            temperature=visit_temperature(train_step, m.temperatures, m.temperature_steps),
+            **common,
+        )
     if config.kind == "gumbel":
         g = config.gumbel
-        return [
-            gumbel_search(
-                model,
-                obs[i : i + 1],
-                prev[i : i + 1],
-                simulations=g.simulations,
-                max_considered=g.actions,
-                c_visit=g.c_visit,
-                c_scale=g.c_scale,
-                **common,
-            )
-            for i in range(len(obs))
-        ]
+        return gumbel_search_batch(
+            model,
+            obs,
+            prev,
+            simulations=g.simulations,
+            max_considered=g.actions,
+            c_visit=g.c_visit,
+            c_scale=g.c_scale,
+            **common,
+        )
     raise ValueError(f"unknown search kind {config.kind!r}")

@@ -1,5 +1,6 @@
 """What every search returns, what it needs of a model, and how an action is chosen."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -7,6 +8,9 @@ import numpy as np
 import torch
 
 from networks import NetworkOutput
+
+# Random state of a search over several roots: one generator for them all, or one per root.
+Generators = np.random.Generator | Sequence[np.random.Generator]
 
 
 class SearchModel(Protocol):
@@ -26,6 +30,20 @@ class SearchResult:
     action: int  # the action to play
     q_values: np.ndarray  # [A] per-action value estimates
     prior_logits: np.ndarray  # [A] the policy network's logits at the root
+
+
+def per_root(rng: Generators, roots: int) -> list[np.random.Generator]:
+    """One generator per root: a single generator is shared by all (drawn from root by root), a
+    sequence must hold exactly one per root (a game's draws then do not depend on its batch)."""
+    if isinstance(rng, np.random.Generator):
+        return [rng] * roots
+    rngs = list(rng)
+    if len(rngs) != roots:
+        raise ValueError(
+            f"rng: got {len(rngs)} generators for {roots} roots; "
+            "pass one generator per root, or a single generator for all of them"
+        )
+    return rngs
 
 
 def normalise(q: np.ndarray) -> np.ndarray:

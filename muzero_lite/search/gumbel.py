@@ -17,7 +17,8 @@ sequential-halving winner, argmax of g + logits + sigma(q) among the most visite
 when greedy). The root value is sum_a pi'(a) completedQ(a), the value of the improved policy: with
 few simulations a better bootstrap than the mean over the halving's forced visits. One leaf per
 network call (1 + simulations calls per move): each root choice depends on the values just backed
-up, and Gumbel's point is to need few simulations.
+up, and Gumbel's point is to need few simulations. Several roots (`gumbel_search_batch`) share
+each of those calls instead: they follow the same halving schedule, one leaf per root per call.
 """
 
 import math
@@ -25,8 +26,8 @@ import math
 import numpy as np
 import torch
 
-from muzero_lite.search.base import SearchModel, SearchResult
-from muzero_lite.search.mcts import Node, backup, expand
+from muzero_lite.search.base import Generators, SearchModel, SearchResult, per_root
+from muzero_lite.search.mcts import Node, backup, expand, expand_leaves
 
 TINY = 1e-30  # floor of a prior before its log: an underflowed prior stays a valid logit
 
@@ -113,38 +114,103 @@ def gumbel_search(
     rng: np.random.Generator,
     greedy: bool = False,
 ) -> SearchResult:
-    """Gumbel MuZero search from one observation stack.
+    """Gumbel MuZero search from one observation stack ([1, N, *obs_shape], [1, N]): the
+    one-root case of gumbel_search_batch, whose Args it takes."""
+    (result,) = gumbel_search_batch(
+        model,
+        observations,
+        prev_actions,
+        simulations=simulations,
+        max_considered=max_considered,
+        c_visit=c_visit,
+        c_scale=c_scale,
+        discount=discount,
+        rng=rng,
+        greedy=greedy,
+    )
+    return result
+
+
+def gumbel_search_batch(
+    model: SearchModel,
+    observations: torch.Tensor,
+    prev_actions: torch.Tensor,
+    *,
+    simulations: int,
+    max_considered: int = 16,
+    c_visit: float = 50.0,
+    c_scale: float = 0.1,
+    discount: float,
+    rng: Generators,
+    greedy: bool = False,
+) -> list[SearchResult]:
+    """Gumbel MuZero search from B observation stacks at once, one tree per root: at each step of
+    the halving every root expands one leaf, all B in one call (1 + simulations calls per move).
 
     Args:
       model: anything with `initial_inference` and `recurrent_inference` (see SearchModel).
-      observations: [1, N, *obs_shape] the stacked observation.
-      prev_actions: [1, N] the actions that led to each stacked observation (-1: none).
-      simulations: leaves expanded (one dynamics step each).
+      observations: [B, N, *obs_shape] the stacked observations.
+      prev_actions: [B, N] the actions that led to each stacked observation (-1: none).
+      simulations: leaves expanded per root (one dynamics step each).
       max_considered: m, the actions sampled at the root (clipped to the number of actions).
       c_visit, c_scale: sigma(q) = (c_visit + max_b N(b)) c_scale q.
       discount: per-step discount of rewards and values.
-      rng: random state for the Gumbel noise.
+      rng: random state for the Gumbel noise: one generator per root, or a single one drawn
+        from root by root, in order.
       greedy: evaluation: no Gumbel noise, so the search and its action are deterministic.
     """
-    root = Node(1.0)
+    rngs = per_root(rng, len(observations))
     out = model.initial_inference(observations, prev_actions)
-    expand([root], out)
-    prior_logits = out.policy_logits[0].double().cpu().numpy()  # [A]
-    num_actions = len(root.children)
-    gumbel = np.zeros(num_actions) if greedy else rng.gumbel(size=num_actions)  # [A]
-    schedule = considered_visits(min(max_considered, num_actions), simulations)
-    for considered in schedule:
-        logits = improved_logits(root, discount, c_visit, c_scale)
-        action = int(np.argmax(root_scores(root, gumbel, considered, logits)))
-        path = [root, root.children[action]]
-        while path[-1].children:
-            action = interior_action(path[-1], discount, c_visit, c_scale)
-            path.append(path[-1].children[action])
-        hidden = path[-2].hidden.unsqueeze(0)
-        action = torch.tensor([action], device=hidden.device)
-        expand([path[-1]], model.recurrent_inference(hidden, action))
-        backup(path, path[-1].raw_value, discount)
+    roots = [Node(1.0) for _ in rngs]
+    expand(roots, out)
+    prior_logits = out.policy_logits.double().cpu().numpy()  # [B, A]
+    num_actions = prior_logits.shape[1]
+    gumbels = [  # [B][A]
+        np.zeros(num_actions) if greedy else root_rng.gumbel(size=num_actions) for root_rng in rngs
+    ]
+    # The schedule depends only on m and the simulations, which every root shares.
+    for considered in considered_visits(min(max_considered, num_actions), simulations):
+        paths = [  # [B] (path, last action)
+            root_path(root, gumbel, considered, discount, c_visit, c_scale)
+            for root, gumbel in zip(roots, gumbels, strict=True)
+        ]
+        expand_leaves(model, [(path[-1], path[-2], a) for path, a in paths])
+        for path, _ in paths:
+            backup(path, path[-1].raw_value, discount)
+    return [
+        gumbel_result(root, gumbel, logits, discount, c_visit, c_scale)
+        for root, gumbel, logits in zip(roots, gumbels, prior_logits, strict=True)
+    ]
 
+
+def root_path(
+    root: Node,
+    gumbel: np.ndarray,
+    considered: int,
+    discount: float,
+    c_visit: float,
+    c_scale: float,
+) -> tuple[list[Node], int]:
+    """One simulation's walk: the halving's pick at the root, then the deterministic selection
+    down to an unexpanded node; (path, last action)."""
+    logits = improved_logits(root, discount, c_visit, c_scale)
+    action = int(np.argmax(root_scores(root, gumbel, considered, logits)))
+    path = [root, root.children[action]]
+    while path[-1].children:
+        action = interior_action(path[-1], discount, c_visit, c_scale)
+        path.append(path[-1].children[action])
+    return path, action
+
+
+def gumbel_result(
+    root: Node,
+    gumbel: np.ndarray,
+    prior_logits: np.ndarray,
+    discount: float,
+    c_visit: float,
+    c_scale: float,
+) -> SearchResult:
+    """One searched tree's record: pi' as the policy, completed Q, the halving's winner."""
     logits = improved_logits(root, discount, c_visit, c_scale)
     policy = np.array(softmax(logits))  # [A]
     q = np.array(completed_q(root, discount))  # [A]

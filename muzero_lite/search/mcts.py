@@ -15,6 +15,12 @@ CPU the network call is most of a simulation's cost and barely grows with the ba
 move at 1 and at 4 is in BENCHMARKS.md, "Search kinds at an equal wall-clock budget"), so the
 default batches 4, at the price of a slightly less sequential search; parallel = 1 is the paper's
 sequential search, exactly.
+
+Roots in batches too (`mcts_search_batch`, for games played side by side): the trees grow in
+lockstep, each with its own min-max statistics, and every round's leaves of all the trees share the
+one network call, so a move still costs 1 + ceil(simulations / parallel) calls whatever the number
+of roots. Each tree grows as it would alone (exactly, for a network whose rows do not round
+differently in a bigger batch); `mcts_search` is the one-root case.
 """
 
 import math
@@ -22,7 +28,7 @@ import math
 import numpy as np
 import torch
 
-from muzero_lite.search.base import SearchModel, SearchResult
+from muzero_lite.search.base import Generators, SearchModel, SearchResult, per_root
 from networks import NetworkOutput
 
 
@@ -127,30 +133,40 @@ def descend(
     return path, action
 
 
+def expand_leaves(model: SearchModel, leaves: list[tuple[Node, Node, int]]) -> None:
+    """Expand each (leaf, parent, action into the leaf) with one batched dynamics call."""
+    hidden = torch.stack([parent.hidden for _, parent, _ in leaves])  # [L, *hidden_shape]
+    action = torch.tensor([a for _, _, a in leaves], device=hidden.device)  # [L]
+    expand([leaf for leaf, _, _ in leaves], model.recurrent_inference(hidden, action))
+
+
 def simulate(
     model: SearchModel,
-    root: Node,
-    *,
+    *roots: Node,
     simulations: int,
     parallel: int,
     c1: float,
     c2: float,
     discount: float,
 ) -> None:
-    """Grow the tree under an expanded root: `parallel` leaves per batched dynamics call."""
-    stats = MinMax()
+    """Grow the trees under expanded roots in lockstep: each round every tree descends up to
+    `parallel` paths and the distinct leaves of all the trees share one dynamics call."""
+    stats = [MinMax() for _ in roots]  # each tree normalises by its own values
     done = 0
     while done < simulations:
         count = min(parallel, simulations - done)
-        paths = [descend(root, stats, c1, c2, discount) for _ in range(count)]
-        leaves = list({id(path[-1]): (path[-1], path[-2], a) for path, a in paths}.values())
-        hidden = torch.stack([parent.hidden for _, parent, _ in leaves])
-        action = torch.tensor([a for _, _, a in leaves], device=hidden.device)
-        expand([leaf for leaf, _, _ in leaves], model.recurrent_inference(hidden, action))
-        for path, _ in paths:
-            for node in path:
-                node.pending -= 1
-            backup(path, path[-1].raw_value, discount, stats)
+        paths = [  # [B][count] (path, last action)
+            [descend(root, tree_stats, c1, c2, discount) for _ in range(count)]
+            for root, tree_stats in zip(roots, stats, strict=True)
+        ]
+        # Two descents of one batch may stop at the same leaf: it is expanded once.
+        leaves = {id(path[-1]): (path[-1], path[-2], a) for tree in paths for path, a in tree}
+        expand_leaves(model, list(leaves.values()))
+        for tree, tree_stats in zip(paths, stats, strict=True):
+            for path, _ in tree:
+                for node in path:
+                    node.pending -= 1
+                backup(path, path[-1].raw_value, discount, tree_stats)
         done += count
 
 
@@ -175,31 +191,85 @@ def mcts_search(
     rng: np.random.Generator,
     greedy: bool = False,
 ) -> SearchResult:
-    """MuZero's MCTS from one observation stack.
+    """MuZero's MCTS from one observation stack ([1, N, *obs_shape], [1, N]): the one-root case
+    of mcts_search_batch, whose Args it takes."""
+    (result,) = mcts_search_batch(
+        model,
+        observations,
+        prev_actions,
+        simulations=simulations,
+        parallel=parallel,
+        c1=c1,
+        c2=c2,
+        discount=discount,
+        dirichlet_alpha=dirichlet_alpha,
+        noise_fraction=noise_fraction,
+        temperature=temperature,
+        rng=rng,
+        greedy=greedy,
+    )
+    return result
+
+
+def mcts_search_batch(
+    model: SearchModel,
+    observations: torch.Tensor,
+    prev_actions: torch.Tensor,
+    *,
+    simulations: int,
+    parallel: int = 1,
+    c1: float = 1.25,
+    c2: float = 19652.0,
+    discount: float,
+    dirichlet_alpha: float = 0.25,
+    noise_fraction: float = 0.25,
+    temperature: float = 1.0,
+    rng: Generators,
+    greedy: bool = False,
+) -> list[SearchResult]:
+    """MuZero's MCTS from B observation stacks at once, one tree per root, grown in lockstep:
+    1 + ceil(simulations / parallel) network calls per move, whatever B. One result per root.
 
     Args:
       model: anything with `initial_inference` and `recurrent_inference` (see SearchModel).
-      observations: [1, N, *obs_shape] the stacked observation.
-      prev_actions: [1, N] the actions that led to each stacked observation (-1: none).
-      simulations: leaves expanded (one dynamics step each).
-      parallel: simulations whose leaves share one batched network call (1: sequential).
+      observations: [B, N, *obs_shape] the stacked observations.
+      prev_actions: [B, N] the actions that led to each stacked observation (-1: none).
+      simulations: leaves expanded per root (one dynamics step each).
+      parallel: simulations per root whose leaves share one batched network call (1: sequential).
       c1, c2: PUCT constants.
       discount: per-step discount of rewards and values.
       dirichlet_alpha, noise_fraction: root noise in self-play (none when greedy).
       temperature: self-play action p(a) ~ N(a)^(1 / temperature); 0 plays the most visited.
-      rng: random state for the root noise and the action.
+      rng: random state for the root noise and the action: one generator per root, or a single
+        one (all the roots' noise is drawn from it, root by root, then all their actions).
       greedy: evaluation: no noise, the most visited action (ties to the higher Q).
     """
-    root = Node(1.0)
+    rngs = per_root(rng, len(observations))
     out = model.initial_inference(observations, prev_actions)
-    expand([root], out)
-    prior_logits = out.policy_logits[0].double().cpu().numpy()  # [A]
+    roots = [Node(1.0) for _ in rngs]
+    expand(roots, out)
+    prior_logits = out.policy_logits.double().cpu().numpy()  # [B, A]
     if not greedy and noise_fraction > 0:
-        add_dirichlet_noise(root, dirichlet_alpha, noise_fraction, rng)
+        for root, root_rng in zip(roots, rngs, strict=True):
+            add_dirichlet_noise(root, dirichlet_alpha, noise_fraction, root_rng)
     simulate(
-        model, root, simulations=simulations, parallel=parallel, c1=c1, c2=c2, discount=discount
+        model, *roots, simulations=simulations, parallel=parallel, c1=c1, c2=c2, discount=discount
     )
+    return [
+        root_result(root, logits, discount, temperature, root_rng, greedy)
+        for root, logits, root_rng in zip(roots, prior_logits, rngs, strict=True)
+    ]
 
+
+def root_result(
+    root: Node,
+    prior_logits: np.ndarray,
+    discount: float,
+    temperature: float,
+    rng: np.random.Generator,
+    greedy: bool,
+) -> SearchResult:
+    """One searched tree's record: visit-count policy, per-action Q, and the action to play."""
     visits = np.array([c.visits for c in root.children], dtype=np.float64)  # [A]
     q = np.array([c.q(discount) if c.visits else root.value() for c in root.children])  # [A]
     return SearchResult(

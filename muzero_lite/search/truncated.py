@@ -15,7 +15,14 @@ Several roots (evaluation's episodes played side by side) share each of those ne
 import numpy as np
 import torch
 
-from muzero_lite.search.base import SearchModel, SearchResult, choose_action, normalise
+from muzero_lite.search.base import (
+    Generators,
+    SearchModel,
+    SearchResult,
+    choose_action,
+    normalise,
+    per_root,
+)
 
 
 def truncated_search(
@@ -27,7 +34,7 @@ def truncated_search(
     depth: int,
     discount: float,
     beta: float,
-    rng: np.random.Generator,
+    rng: Generators,
     greedy: bool = False,
 ) -> list[SearchResult]:
     """Search from B observation stacks at once: one result per root, in order.
@@ -40,9 +47,11 @@ def truncated_search(
       depth: steps unrolled per candidate.
       discount: per-step discount of rewards and values.
       beta: acting temperature over normalised Q (ignored when greedy).
-      rng: random state for sampling the actions, drawn from root by root.
+      rng: random state for sampling the actions: one generator per root, or a single one drawn
+        from root by root, in order.
       greedy: take the best action instead of sampling (evaluation).
     """
+    rngs = per_root(rng, len(observations))
     root = model.initial_inference(observations, prev_actions)
     logits = root.policy_logits.cpu()  # [B, A]
     roots, num_actions = logits.shape
@@ -65,7 +74,7 @@ def truncated_search(
     q_candidates = (estimates / depth).double().cpu().numpy().reshape(roots, k)
     priors = logits.double().numpy()
     return [
-        _result(q_candidates[i], candidates[i].numpy(), priors[i], beta, rng, greedy)
+        _result(q_candidates[i], candidates[i].numpy(), priors[i], beta, rngs[i], greedy)
         for i in range(roots)
     ]
 
