@@ -13,7 +13,7 @@ import argparse
 
 from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
 from muzero_lite.paths import DataDirs
-from muzero_lite.worker import run_worker
+from muzero_lite.selfplay.worker import run_worker
 
 
 def main() -> int:

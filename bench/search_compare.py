@@ -37,7 +37,7 @@ from muzero_lite.launcher import start_run, stop_all
 from muzero_lite.observations import stacked_observation
 from muzero_lite.paths import DataDirs
 from muzero_lite.search import search
-from muzero_lite.worker import play_game
+from muzero_lite.selfplay.episodes import play_game
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("truncated", "mcts", "gumbel")

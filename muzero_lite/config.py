@@ -142,6 +142,9 @@ class SearchConfig:
 
 @dataclass
 class SelfPlayConfig:
+    envs: int = 1
+    """Game slots per worker: games played side by side, every move of all of them searched in
+    one batched network call per search step; a slot starts its next game as soon as one ends."""
     gif_every: int = 1
     """Write a GIF of every n-th game (1: every game, 0: never)."""
     gif_fps: int = 15
@@ -456,6 +459,7 @@ def validate(config: Config) -> None:
         ),
         (0.0 < config.search.discount <= 1.0, "search.discount must be in (0, 1]"),
         *_search_checks(config.search),
+        (config.selfplay.envs >= 1, "selfplay.envs must be >= 1"),
         (config.selfplay.gif_every >= 0, "selfplay.gif_every must be >= 0"),
         (config.selfplay.threads >= 1, "selfplay.threads must be >= 1"),
         (config.selfplay.device in ("cpu", "cuda"), "selfplay.device must be cpu or cuda"),

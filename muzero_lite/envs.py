@@ -4,8 +4,13 @@ Pixels (Mario, or any env with HxWxC uint8 frames) go through Gymnasium's own wr
 with a max over the last two frames, grayscale, resize. Vector observations are used as float32,
 each feature times its `env.observation_scale` entry where one is set.
 Every episode is capped by a TimeLimit, which *truncates* (the value target bootstraps there).
-For Mario, a stage is sampled per episode from the config's list (one emulator per stage, kept),
-and `MarioTask` applies two task settings: `env.flag_bonus` is added to the reward of the step that
+For Mario, a stage is sampled per episode from the config's list. Emulators are kept between
+episodes in an `EmulatorPool`, which several `Environment`s (a worker's game slots) may share: an
+episode takes an idle emulator of its stage or builds one, and gives it back when the next episode
+starts; the pool keeps at most as many idle emulators as there are stages, so N slots over S
+stages hold at most N + S of them, not N x S.
+
+`MarioTask` applies two task settings: `env.flag_bonus` is added to the reward of the step that
 reaches the flag, and after `env.no_progress_steps` agent steps without a new largest x_pos the
 game is truncated too (bootstrapped, like the step limit; `Environment.no_progress_steps`, which
 evaluation may set to 0 to play on).
@@ -92,24 +97,74 @@ class MarioTask:
         )
 
 
-class Environment:
-    """One task for self-play, evaluation and benchmarks, built from an `EnvConfig`."""
+class EmulatorPool:
+    """Built Gymnasium envs by id, shared by the `Environment`s of one process.
 
-    def __init__(self, config: EnvConfig):
+    `take` hands out an idle env of an id (building one when there is none), `give` takes it back.
+    At most `max_idle` envs are kept idle (default: one per stage of the config); past that, one
+    of the id with the most idle ones is closed. So N slots that share a pool over S stages hold
+    at most N + S emulators, not N x S, and a slot that starts its next game on the stage it just
+    played gets its own emulator back.
+    """
+
+    def __init__(self, config: EnvConfig, max_idle: int | None = None):
         self.config = config
-        self._envs: dict[str, gym.Env] = {}
+        self.max_idle = max_idle if max_idle is not None else max(1, len(config.stages))
+        self._idle: dict[str, list[gym.Env]] = {}
+        self.built = 0  # envs built so far (each an emulator on Mario: start-up time)
+        self.in_use = 0
+
+    @property
+    def alive(self) -> int:
+        """Envs built and not closed: taken plus idle."""
+        return self.in_use + sum(map(len, self._idle.values()))
+
+    def take(self, env_id: str) -> gym.Env:
+        idle = self._idle.get(env_id)
+        if idle:
+            env = idle.pop()
+        else:
+            env = make_env(env_id, self.config)
+            self.built += 1
+        self.in_use += 1
+        return env
+
+    def give(self, env_id: str, env: gym.Env) -> None:
+        self.in_use -= 1
+        self._idle.setdefault(env_id, []).append(env)
+        while self.alive - self.in_use > self.max_idle:
+            most = max(self._idle.values(), key=len)
+            most.pop(0).close()
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for env in idle:
+                env.close()
+        self._idle.clear()
+
+
+class Environment:
+    """One task for self-play, evaluation and benchmarks, built from an `EnvConfig`.
+
+    Its emulators come from `pool` (a private one by default); `close` gives them back and closes
+    the private pool, not a shared one.
+    """
+
+    def __init__(self, config: EnvConfig, pool: EmulatorPool | None = None):
+        self.config = config
         for name in MARIO_ONLY:
             if getattr(config, name) and not is_mario(config.id):
                 raise ConfigError(f"env.{name} is for Super Mario Bros only, not {config.id!r}")
         for stage in config.stages:
             if not re.fullmatch(r"[1-8]-[1-4]", stage):
                 raise ConfigError(f"env.stages: {stage!r} is not a stage like '1-1' (worlds 1-8)")
-        first = self._env(self.stages[0])
+        self._own_pool = pool is None
+        self.pool = pool if pool is not None else EmulatorPool(config)
+        self.env_id = self.stages[0]
+        first = self._current = self.pool.take(self.env_id)
         self.pixels = first.observation_space.dtype == np.uint8  # preprocessed frames
         self.num_actions = int(first.action_space.n)
         self.observation_shape: tuple[int, ...] = first.observation_space.shape
-        self.env_id = self.stages[0]
-        self._current = first
         self._task = MarioTask(config.flag_bonus) if is_mario(config.id) else None
         # Mario: truncate after this many agent steps without progress (0: never). Settable, read
         # by every `step`: greedy evaluation sets 0 to play on.
@@ -127,11 +182,6 @@ class Environment:
             return [f"{prefix}-{stage}-v0" for stage in self.config.stages]
         return [self.config.id]
 
-    def _env(self, env_id: str) -> gym.Env:
-        if env_id not in self._envs:
-            self._envs[env_id] = make_env(env_id, self.config)
-        return self._envs[env_id]
-
     def reset(
         self, rng: np.random.Generator, env_id: str | None = None, noops: int = 0
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -142,8 +192,10 @@ class Environment:
         Mario's no-progress count starts after them, from the x_pos they reach.
         """
         ids = self.stages
-        self.env_id = env_id if env_id is not None else ids[int(rng.integers(len(ids)))]
-        self._current = self._env(self.env_id)
+        new_id = env_id if env_id is not None else ids[int(rng.integers(len(ids)))]
+        if new_id != self.env_id:
+            self.pool.give(self.env_id, self._current)
+            self.env_id, self._current = new_id, self.pool.take(new_id)
         obs, info = self._current.reset(seed=int(rng.integers(2**31)))
         for _ in range(noops):
             obs, _, terminated, truncated, info = self._current.step(0)
@@ -169,8 +221,11 @@ class Environment:
         return np.ascontiguousarray(frame)
 
     def close(self) -> None:
-        for env in self._envs.values():
-            env.close()
+        if self._current is not None:  # a second close does nothing
+            self.pool.give(self.env_id, self._current)
+            self._current = None
+        if self._own_pool:
+            self.pool.close()
 
 
 def make_env(env_id: str, config: EnvConfig) -> gym.Env:

@@ -12,7 +12,7 @@ from muzero_lite.config import Config
 from muzero_lite.envs import Environment
 from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.gifs import gif_name, write_gif
-from muzero_lite.worker import play_games
+from muzero_lite.selfplay.episodes import play_games
 from networks import MuZeroNet
 
 

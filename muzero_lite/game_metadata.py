@@ -19,7 +19,11 @@ class GameMetadata:
     env_id: str | None = None
     """The environment played: a Gymnasium id (`CartPole-v1`, `SuperMarioBros-1-1-v0`)."""
     checkpoint_step: int | None = None
-    """The trainer step of the weights that played it (0: the worker's initial network)."""
+    """The trainer step of the weights that played its first move (0: the worker's initial
+    network)."""
+    last_checkpoint_step: int | None = None
+    """... and of the weights that played its last move: a worker takes up a newer checkpoint
+    between moves, in the middle of its games."""
     search: str | None = None
     """The search that chose the moves (`search.kind`: truncated, mcts or gumbel)."""
     return_: float | None = None

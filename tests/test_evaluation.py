@@ -22,7 +22,7 @@ from muzero_lite.evaluation import (
     trajectory_hash,
 )
 from muzero_lite.game_metadata import GameMetadata
-from muzero_lite.worker import play_game, play_games
+from muzero_lite.selfplay.episodes import play_game, play_games
 
 
 def setup(overrides=()):

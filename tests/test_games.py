@@ -24,7 +24,7 @@ from muzero_lite.games import (
     save_game,
 )
 from muzero_lite.loader import run_limits
-from muzero_lite.worker import play_game
+from muzero_lite.selfplay.episodes import play_game
 
 
 def test_round_trip(tmp_path, record):

@@ -4,12 +4,12 @@
 import pytest
 from conftest import REPO, SMALL_TRAINER, make_record
 
-import muzero_lite.worker
+import muzero_lite.selfplay.worker
 from muzero_lite.config import load_config
 from muzero_lite.games import save_game
 from muzero_lite.paths import DataDirs
+from muzero_lite.selfplay.worker import Worker
 from muzero_lite.trainer import Trainer
-from muzero_lite.worker import Worker
 
 
 def make_trainer(tmp_path, warmup: int, ratio: float) -> Trainer:
@@ -73,7 +73,7 @@ def paced(tmp_path, monkeypatch):
         worker.step += 1
 
     monkeypatch.setattr(worker, "pick_up_checkpoint", pick_up_checkpoint)
-    monkeypatch.setattr(muzero_lite.worker.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(muzero_lite.selfplay.worker.time, "sleep", lambda seconds: None)
     yield worker
     worker.close()
 

@@ -10,13 +10,13 @@ from conftest import REPO, make_record
 
 import muzero_lite.games
 import muzero_lite.loader
-import muzero_lite.worker
+import muzero_lite.selfplay.worker
 from muzero_lite.config import ConfigError, load_config
 from muzero_lite.games import load_game, save_game
 from muzero_lite.loader import GameLoader
 from muzero_lite.paths import DataDirs
 from muzero_lite.retention import prune_oldest
-from muzero_lite.worker import Worker
+from muzero_lite.selfplay.worker import Worker
 
 
 def files(folder: Path, sizes: dict[str, int]) -> None:
@@ -145,15 +145,14 @@ def test_a_full_disk_costs_one_line_and_the_worker_plays_on(worker, tmp_path, mo
 
 
 def test_a_game_that_fails_validation_is_dropped_with_one_line(worker, tmp_path, monkeypatch):
-    real_play = muzero_lite.worker.play_game
+    real_write = muzero_lite.selfplay.worker.write_played
 
-    def nan_root_value(*args, **kwargs):  # what a network with NaN weights would search
-        played = real_play(*args, **kwargs)
+    def nan_root_value(played, *args, **kwargs):  # what a network with NaN weights would search
         played.record.root_values[0] = float("nan")
-        return played
+        return real_write(played, *args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(muzero_lite.worker, "play_game", nan_root_value)
+        patch.setattr(muzero_lite.selfplay.worker, "write_played", nan_root_value)
         worker.play_one()
     assert len(worker.lines) == 2, worker.lines
     assert worker.lines[1].startswith("[worker 0] dropped game 2026")
