@@ -14,6 +14,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
+from PIL import Image
 
 from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import publish
@@ -40,9 +41,48 @@ def gif_name(game_id: str, metadata: GameMetadata) -> str:
 def write_gif(frames: list[np.ndarray], path: Path, fps: int) -> Path:
     """Frames [H, W, 3] uint8 -> a looping GIF at `path`, never visible half-written."""
     buffer = io.BytesIO()
-    iio.imwrite(buffer, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+    stack = np.stack(frames)  # [T, H, W, 3]
+    indexed = palette_indices(stack)
+    if indexed is None:  # more than 256 colors: imageio quantizes frame by frame
+        iio.imwrite(buffer, stack, extension=".gif", duration=1000 / fps, loop=0)
+    else:
+        palette, index = indexed
+        images = [Image.fromarray(frame, "P") for frame in index]
+        for image in images:
+            image.putpalette(palette.flatten().tolist())
+        images[0].save(
+            buffer,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=round(1000 / fps),
+            loop=0,
+            optimize=False,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     return publish(path, lambda f: f.write(buffer.getvalue()))
+
+
+def palette_indices(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """[T, H, W, 3] uint8 -> (palette [C, 3], indices [T, H, W] uint8) of the exact colors, or
+    None where there are more than 256 of them.
+
+    Games of few colors (the NES draws from a master palette of 64) make one palette for the whole
+    GIF, with every pixel an exact index into it: no quantizing, 4x cheaper than imageio's
+    per-frame quantization (BENCHMARKS.md, "Self-play speed"). The colors are found on every
+    8th pixel first, then checked on all of them.
+    """
+    codes = (stack[..., 0].astype(np.uint32) << 16) | (stack[..., 1].astype(np.uint32) << 8)
+    codes |= stack[..., 2]  # [T, H, W] 0xRRGGBB
+    colors = np.unique(codes.reshape(-1)[::8])
+    index = np.searchsorted(colors, codes).clip(max=len(colors) - 1)
+    if not np.array_equal(colors[index], codes):  # a color the sample missed
+        colors = np.unique(codes)
+        index = np.searchsorted(colors, codes)
+    if len(colors) > 256:
+        return None
+    palette = np.stack([colors >> 16, (colors >> 8) & 255, colors & 255], axis=1).astype(np.uint8)
+    return palette, index.astype(np.uint8)
 
 
 def update_best(best_dir: Path, gif: Path, metadata: GameMetadata) -> bool:

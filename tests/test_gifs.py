@@ -6,7 +6,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from muzero_lite.game_metadata import GameMetadata
-from muzero_lite.gifs import gif_name, safe_name, write_gif
+from muzero_lite.gifs import gif_name, palette_indices, safe_name, write_gif
 
 
 def test_gif_written_and_read_back(tmp_path):
@@ -16,6 +16,33 @@ def test_gif_written_and_read_back(tmp_path):
     back = iio.imread(path)
     assert back.shape[:3] == (4, 30, 40)
     assert np.abs(back[..., :3].astype(int) - np.stack(frames)).max() <= 8  # palette rounding
+
+
+def test_a_gif_of_few_colors_keeps_every_pixel_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    colors = rng.integers(0, 256, (40, 3), dtype=np.uint8)
+    stack = colors[rng.integers(0, 40, (6, 24, 32))]  # [6, 24, 32, 3] of 40 colors
+    stack[5, 23, 31] = (1, 2, 3)  # a color on a pixel the 1-in-8 sample does not see
+    path = write_gif(list(stack), tmp_path / "game.gif", fps=15)
+    np.testing.assert_array_equal(iio.imread(path)[..., :3], stack)
+
+
+def test_palette_indices_are_exact_and_give_up_past_256_colors():
+    stack = np.array([[[[0, 0, 0], [255, 0, 7]], [[255, 0, 7], [0, 0, 9]]]], dtype=np.uint8)
+    palette, index = palette_indices(stack)
+    np.testing.assert_array_equal(palette, [[0, 0, 0], [0, 0, 9], [255, 0, 7]])
+    np.testing.assert_array_equal(index, [[[0, 2], [2, 1]]])
+    i = np.arange(257)
+    many = np.stack([i % 256, i // 256, np.zeros_like(i)], axis=1).astype(np.uint8)[None, None]
+    assert palette_indices(many) is None  # 257 colors
+    assert palette_indices(many[:, :, :256]) is not None
+
+
+def test_a_gif_of_many_colors_is_quantized_by_imageio(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = list(rng.integers(0, 256, (3, 20, 20, 3), dtype=np.uint8))
+    back = iio.imread(write_gif(frames, tmp_path / "game.gif", fps=15))
+    assert back.shape[:3] == (3, 20, 20)
 
 
 def test_gif_names_sort_by_time_and_show_the_score():
