@@ -1,16 +1,23 @@
 """Self-play speed: agent steps per second with the search, over the same env under random actions.
 
     python bench/selfplay_speed.py [--config configs/mario.toml] [--seconds 120] [--json PATH]
+        [--set selfplay.envs=4]
 
 Both are measured in one run, in alternating rounds, so that machine noise hits both alike. The
-self-play side is the real worker path: search, environment, game file and GIF writing (in a
-temporary folder). The random side steps the same preprocessed environment with uniform actions.
+self-play side is the real worker path with all its game slots (`selfplay.envs`): search,
+environment, game file and GIF writing (in a temporary folder), counted in moves of all slots.
+The random side steps one preprocessed environment with uniform actions. Also printed: the
+worker's start-up time, its emulators and memory, and where the self-play time went, in ms per
+move: the emulator (the innermost env's steps), the wrappers (the rest of `Environment.step`),
+the search, game files, GIFs (frames rendered and encoded), and the rest (the worker's own loop).
 """
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +27,76 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import write_json
 
+import muzero_lite.selfplay.episodes as episodes
+import muzero_lite.selfplay.output as output
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
 from muzero_lite.paths import DataDirs
-from muzero_lite.worker import Worker
+from muzero_lite.selfplay.worker import Worker
+
+
+class Timers:
+    """Seconds spent in a few functions, by name, while `on` (patched in place, never undone:
+    this process only measures)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.on = False
+
+    def wrap(self, owner, attribute: str, name: str) -> None:
+        inner = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            if not self.on:
+                return inner(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+
+        setattr(owner, attribute, timed)
+
+
+def instrument(worker: Worker) -> Timers:
+    timers = Timers()
+    emulator = type(worker.slots[0].env._current.unwrapped)  # nes-py's env on Mario
+    timers.wrap(emulator, "step", "emulator")
+    timers.wrap(Environment, "step", "env")
+    timers.wrap(Environment, "render", "render")
+    timers.wrap(episodes, "search_batch", "search")
+    timers.wrap(episodes, "search", "search")  # the value beyond a truncation
+    timers.wrap(output, "save_game", "game files")
+    timers.wrap(output, "write_gif", "gif encode")
+    timers.wrap(output, "update_best", "gif encode")
+    return timers
+
+
+def split_ms(timers: Timers, moves: int, seconds: float) -> dict[str, float]:
+    """ms per move of each part of the self-play time: the emulator (the innermost env's steps),
+    the wrappers (the rest of Environment.step), the search, game files, GIFs (frames rendered
+    and encoded) and the rest (the worker's own loop)."""
+    t = timers.seconds
+    parts = {
+        "emulator": t["emulator"],
+        "wrappers": t["env"] - t["emulator"],
+        "search": t["search"],
+        "game files": t["game files"],
+        "GIFs": t["render"] + t["gif encode"],
+    }
+    parts["rest"] = seconds - sum(parts.values())
+    return {name: 1000 * value / max(moves, 1) for name, value in parts.items()}
+
+
+def memory_mb() -> float:
+    """This process's resident memory now, in MB (its peak where /proc is not there)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1000
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000
 
 
 def random_steps(env: Environment, rng: np.random.Generator, seconds: float) -> tuple[int, float]:
@@ -38,12 +111,14 @@ def random_steps(env: Environment, rng: np.random.Generator, seconds: float) -> 
     return steps, time.perf_counter() - start
 
 
-def selfplay_steps(worker: Worker, seconds: float) -> tuple[int, float]:
-    """Steps of whole self-play games (search, env, files, GIFs) until `seconds` have passed."""
-    steps, start = 0, time.perf_counter()
+def selfplay_steps(worker: Worker, timers: Timers, seconds: float) -> tuple[int, float]:
+    """Moves of all slots (search, env, files, GIFs) until `seconds` have passed."""
+    moves, start = worker.moves, time.perf_counter()
+    timers.on = True
     while time.perf_counter() - start < seconds:
-        steps += worker.play_one().record.length
-    return steps, time.perf_counter() - start
+        worker.play_move()
+    timers.on = False
+    return worker.moves - moves, time.perf_counter() - start
 
 
 def main() -> None:
@@ -64,14 +139,21 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     totals = {"random": [0, 0.0], "selfplay": [0, 0.0]}
     with tempfile.TemporaryDirectory() as folder:
+        before = memory_mb()
         worker = Worker(
             config, DataDirs(Path(folder)), worker_id=0, seed=args.seed, log=lambda _: None
         )
+        print(
+            f"worker: {len(worker.slots)} game slots, started in {worker.start_seconds:.2f} s, "
+            f"{worker.pool.alive} emulators, +{memory_mb() - before:.0f} MB",
+            flush=True,
+        )
+        timers = instrument(worker)
         for round_ in range(args.rounds):
             slice_ = args.seconds / args.rounds
             for name, (steps, secs) in (
                 ("random", random_steps(env, rng, slice_)),
-                ("selfplay", selfplay_steps(worker, slice_)),
+                ("selfplay", selfplay_steps(worker, timers, slice_)),
             ):
                 totals[name][0] += steps
                 totals[name][1] += secs
@@ -79,6 +161,8 @@ def main() -> None:
                     f"round {round_ + 1}/{args.rounds}: {name:8s} {steps / secs:8.1f} steps/s",
                     flush=True,
                 )
+        emulators = {"alive": worker.pool.alive, "built": worker.pool.built}
+        memory = memory_mb() - before
         worker.close()
     env.close()
 
@@ -88,7 +172,13 @@ def main() -> None:
     print(f"{'side':10s} {'steps':>8s} {'seconds':>8s} {'steps/s':>9s}")
     for name, (steps, secs) in totals.items():
         print(f"{name:10s} {steps:8d} {secs:8.1f} {rate[name]:9.1f}")
-    print(f"ratio self-play / random: {ratio:.3f} (target >= 0.5)")
+    print(f"ratio self-play / random: {ratio:.3f} (target >= 0.85)")
+    split = split_ms(timers, totals["selfplay"][0], totals["selfplay"][1])
+    print("self-play ms per move: " + ", ".join(f"{k} {v:.2f}" for k, v in split.items()))
+    print(
+        f"emulators at the end: {emulators['alive']} alive, {emulators['built']} built; "
+        f"the worker's memory +{memory:.0f} MB over this process before it"
+    )
     if args.json:
         result = {
             "config": args.config,
@@ -101,6 +191,11 @@ def main() -> None:
             "random_steps": totals["random"][0],
             "selfplay_steps": totals["selfplay"][0],
             "seconds_per_side": args.seconds,
+            "envs": config.selfplay.envs,
+            "ms_per_move": split,
+            "start_seconds": worker.start_seconds,
+            "emulators": emulators,
+            "worker_memory_mb": memory,
         }
         write_json(args.json, result)
 
