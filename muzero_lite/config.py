@@ -461,6 +461,7 @@ def validate(config: Config) -> None:
         *_search_checks(config.search),
         (config.selfplay.envs >= 1, "selfplay.envs must be >= 1"),
         (config.selfplay.gif_every >= 0, "selfplay.gif_every must be >= 0"),
+        (1 <= config.selfplay.gif_fps <= 50, "selfplay.gif_fps must be between 1 and 50"),
         (config.selfplay.threads >= 1, "selfplay.threads must be >= 1"),
         (config.selfplay.device in ("cpu", "cuda"), "selfplay.device must be cpu or cuda"),
         (config.selfplay.max_env_steps_per_train_step >= 0, "selfplay pace must be >= 0"),

@@ -7,8 +7,8 @@ Every episode is capped by a TimeLimit, which *truncates* (the value target boot
 For Mario, a stage is sampled per episode from the config's list. Emulators are kept between
 episodes in an `EmulatorPool`, which several `Environment`s (a worker's game slots) may share: an
 episode takes an idle emulator of its stage or builds one, and gives it back when the next episode
-starts; the pool keeps at most as many idle emulators as there are stages, so N slots over S
-stages hold at most N + S of them, not N x S.
+starts; a worker's pool keeps at most S + N idle emulators, so N slots over S stages hold at most
+2N + S of them, not N x S.
 
 `MarioTask` applies two task settings: `env.flag_bonus` is added to the reward of the step that
 reaches the flag, and after `env.no_progress_steps` agent steps without a new largest x_pos the
@@ -101,10 +101,9 @@ class EmulatorPool:
     """Built Gymnasium envs by id, shared by the `Environment`s of one process.
 
     `take` hands out an idle env of an id (building one when there is none), `give` takes it back.
-    At most `max_idle` envs are kept idle (default: one per stage of the config); past that, one
-    of the id with the most idle ones is closed. So N slots that share a pool over S stages hold
-    at most N + S emulators, not N x S, and a slot that starts its next game on the stage it just
-    played gets its own emulator back.
+    At most `max_idle` envs are kept idle (default: one per stage of the config; a worker of N
+    slots keeps S + N); past that, one of the id with the most idle ones is closed. So N slots
+    over S stages hold at most 2N + S emulators, not N x S, and seldom build one mid-run.
     """
 
     def __init__(self, config: EnvConfig, max_idle: int | None = None):
@@ -161,10 +160,12 @@ class Environment:
         self._own_pool = pool is None
         self.pool = pool if pool is not None else EmulatorPool(config)
         self.env_id = self.stages[0]
-        first = self._current = self.pool.take(self.env_id)
+        first = self.pool.take(self.env_id)  # for its spaces; the first reset takes its own
         self.pixels = first.observation_space.dtype == np.uint8  # preprocessed frames
         self.num_actions = int(first.action_space.n)
         self.observation_shape: tuple[int, ...] = first.observation_space.shape
+        self.pool.give(self.env_id, first)
+        self._current: gym.Env | None = None  # the emulator of the episode, from the first reset
         self._task = MarioTask(config.flag_bonus) if is_mario(config.id) else None
         # Mario: truncate after this many agent steps without progress (0: never). Settable, read
         # by every `step`: greedy evaluation sets 0 to play on.
@@ -193,9 +194,11 @@ class Environment:
         """
         ids = self.stages
         new_id = env_id if env_id is not None else ids[int(rng.integers(len(ids)))]
-        if new_id != self.env_id:
-            self.pool.give(self.env_id, self._current)
-            self.env_id, self._current = new_id, self.pool.take(new_id)
+        if self._current is None or new_id != self.env_id:
+            new = self.pool.take(new_id)  # first: if building it fails, nothing was given back
+            if self._current is not None:
+                self.pool.give(self.env_id, self._current)
+            self.env_id, self._current = new_id, new
         obs, info = self._current.reset(seed=int(rng.integers(2**31)))
         for _ in range(noops):
             obs, _, terminated, truncated, info = self._current.step(0)
@@ -207,6 +210,8 @@ class Environment:
         return _own(obs), info
 
     def step(self, action: int) -> Step:
+        if self._current is None:
+            raise RuntimeError("Environment.step before reset (or after close)")
         obs, reward, terminated, truncated, info = self._current.step(int(action))
         step = Step(_own(obs), float(reward), bool(terminated), bool(truncated), info)
         if self._task is not None:

@@ -65,24 +65,48 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: int) -> Path:
 
 def palette_indices(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """[T, H, W, 3] uint8 -> (palette [C, 3], indices [T, H, W] uint8) of the exact colors, or
-    None where there are more than 256 of them.
+    None for more than 256 colors or frames that are not RGB.
 
     Games of few colors (the NES draws from a master palette of 64) make one palette for the whole
-    GIF, with every pixel an exact index into it: no quantizing, 4x cheaper than imageio's
+    GIF, with every pixel an exact index into it: no quantizing, and cheaper than imageio's
     per-frame quantization (BENCHMARKS.md, "Self-play speed"). The colors are found on every
-    8th pixel first, then checked on all of them.
+    8th pixel first, then each frame is mapped and checked; a color the sample missed costs one
+    more pass over all the pixels.
     """
-    codes = (stack[..., 0].astype(np.uint32) << 16) | (stack[..., 1].astype(np.uint32) << 8)
-    codes |= stack[..., 2]  # [T, H, W] 0xRRGGBB
-    colors = np.unique(codes.reshape(-1)[::8])
-    index = np.searchsorted(colors, codes).clip(max=len(colors) - 1)
-    if not np.array_equal(colors[index], codes):  # a color the sample missed
-        colors = np.unique(codes)
-        index = np.searchsorted(colors, codes)
-    if len(colors) > 256:
+    if stack.ndim != 4 or stack.shape[-1] != 3:
         return None
-    palette = np.stack([colors >> 16, (colors >> 8) & 255, colors & 255], axis=1).astype(np.uint8)
-    return palette, index.astype(np.uint8)
+    pixels = stack.reshape(-1, 3)
+    colors = np.unique(_codes(pixels[::8]))
+    index = _indices(stack, colors) if len(colors) <= 256 else None
+    if index is None and len(colors) <= 256:  # a color the sample missed
+        colors = np.unique(_codes(pixels))
+        index = _indices(stack, colors) if len(colors) <= 256 else None
+    return None if index is None else (_palette(colors), index)
+
+
+def _indices(stack: np.ndarray, colors: np.ndarray) -> np.ndarray | None:
+    """[T, H, W] uint8 positions of the pixels in `colors` (sorted 0xRRGGBB codes, at most 256),
+    or None where a pixel's color is not among them. Frame by frame, so that the int64 positions
+    stay one frame big."""
+    index = np.empty(stack.shape[:3], dtype=np.uint8)
+    for t, frame in enumerate(stack):
+        codes = _codes(frame)
+        found = np.minimum(np.searchsorted(colors, codes), len(colors) - 1)
+        if not np.array_equal(colors[found], codes):
+            return None
+        index[t] = found
+    return index
+
+
+def _codes(pixels: np.ndarray) -> np.ndarray:
+    """[..., 3] uint8 -> [...] uint32 0xRRGGBB."""
+    red, green, blue = (pixels[..., i].astype(np.uint32) for i in range(3))
+    return (red << 16) | (green << 8) | blue
+
+
+def _palette(colors: np.ndarray) -> np.ndarray:
+    """Sorted 0xRRGGBB codes [C] -> [C, 3] uint8."""
+    return np.stack([colors >> 16, (colors >> 8) & 255, colors & 255], axis=1).astype(np.uint8)
 
 
 def update_best(best_dir: Path, gif: Path, metadata: GameMetadata) -> bool:

@@ -10,7 +10,9 @@ records a request: `run_entry` raises it once the imports are done, so a Ctrl-C 
 clean stop too, not a KeyboardInterrupt traceback from deep inside an import.
 """
 
+import contextlib
 import signal
+import threading
 
 _requested = False
 
@@ -26,6 +28,25 @@ def install() -> None:
     non-interactive shell inherits it ignored, and would never stop on it)."""
     signal.signal(signal.SIGINT, _request)
     signal.signal(signal.SIGTERM, _request)
+
+
+@contextlib.contextmanager
+def deferred():
+    """Within: SIGINT and SIGTERM are recorded, not raised, and raised on leaving. A worker
+    holds them while it writes the games that have just ended, so a stop drops only unfinished
+    games, never a finished one half-way to its file."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGINT, _record)
+    signal.signal(signal.SIGTERM, _record)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+    check()
 
 
 def requested() -> bool:

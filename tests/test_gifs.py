@@ -38,6 +38,12 @@ def test_palette_indices_are_exact_and_give_up_past_256_colors():
     assert palette_indices(many[:, :, :256]) is not None
 
 
+def test_grayscale_frames_go_to_imageio(tmp_path):
+    frames = [np.full((10, 12), 40 * i, dtype=np.uint8) for i in range(3)]
+    assert palette_indices(np.stack(frames)) is None
+    assert iio.imread(write_gif(frames, tmp_path / "gray.gif", fps=15)).shape[:3] == (3, 10, 12)
+
+
 def test_a_gif_of_many_colors_is_quantized_by_imageio(tmp_path):
     rng = np.random.default_rng(1)
     frames = list(rng.integers(0, 256, (3, 20, 20, 3), dtype=np.uint8))

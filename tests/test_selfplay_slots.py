@@ -2,11 +2,16 @@
 one-slot worker given slot i's generator plays, checkpoints taken up between moves, emulators
 shared through one pool."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
 from conftest import REPO
 
+import muzero_lite.selfplay.worker
+from muzero_lite import interrupts
 from muzero_lite.checkpoints import build_model, save_checkpoint
 from muzero_lite.config import load_config
 from muzero_lite.envs import EmulatorPool, Environment
@@ -79,7 +84,8 @@ def test_slot_i_plays_what_one_slot_given_its_generator_plays(tmp_path, kind):
 def test_a_game_records_the_first_and_the_last_checkpoint_that_played_it(tmp_path):
     config = cartpole(tmp_path, "selfplay.envs=2")
     dirs = DataDirs(tmp_path / "data")
-    worker = Worker(config, dirs, worker_id=0, seed=0, log=lambda _: None)
+    lines: list[str] = []
+    worker = Worker(config, dirs, worker_id=0, seed=0, log=lines.append)
     worker.play_move()  # both slots have begun on step 7
     save_checkpoint(dirs.checkpoints, 9, worker.model)
     worker._looked = -1e9  # time for a look between moves
@@ -91,6 +97,49 @@ def test_a_game_records_the_first_and_the_last_checkpoint_that_played_it(tmp_pat
         for g in map(load_game, dirs.games.glob("*.npz"))
     )
     assert steps == [(7, 9), (7, 9)] and worker.step == 9
+    assert sum(line.endswith("| ckpt 7->9") for line in lines) == 2
+
+
+def test_a_paced_worker_plays_its_games_in_progress_on_and_starts_none(tmp_path, monkeypatch):
+    config = cartpole(tmp_path, "selfplay.envs=2", "selfplay.max_env_steps_per_train_step=1")
+    worker = Worker(config, DataDirs(tmp_path / "data"), worker_id=0, seed=0, log=lambda _: None)
+    worker.play_move()  # two games begin
+    worker.env_steps = 10**6  # far ahead of the trainer from now on
+    waits = []
+
+    def wait_for_trainer(poll_seconds=0.5):
+        waits.append(sum(s.episode is not None for s in worker.slots))
+        worker.env_steps = 0  # the trainer has caught up
+
+    monkeypatch.setattr(worker, "wait_for_trainer", wait_for_trainer)
+    while worker.games_played < 2:
+        worker.play_move()
+        assert worker.games_started == 2  # no new game while ahead
+    worker.play_move()  # none in progress: only now does it wait, then start both
+    assert waits == [0] and worker.games_started == 4
+    worker.close()
+
+
+def test_a_stop_during_a_move_still_writes_the_games_that_ended_on_it(tmp_path, monkeypatch):
+    config = cartpole(tmp_path, "selfplay.envs=3")
+    dirs = DataDirs(tmp_path / "data")
+    worker = Worker(config, dirs, worker_id=0, seed=0, log=lambda _: None)
+    real_advance = muzero_lite.selfplay.worker.advance
+
+    def advance(*args, **kwargs):
+        ended = real_advance(*args, **kwargs)
+        if ended:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C just after games ended
+        return ended
+
+    monkeypatch.setattr(muzero_lite.selfplay.worker, "advance", advance)
+    monkeypatch.setattr(interrupts, "_requested", False)  # restored after the test
+    with pytest.raises(KeyboardInterrupt):
+        while True:
+            worker.play_move()
+    assert worker.games_played >= 1
+    assert len(list(dirs.games.glob("*.npz"))) == worker.games_written == worker.games_played
+    worker.close()
 
 
 def test_run_worker_writes_exactly_the_games_asked_for(tmp_path):
@@ -132,13 +181,14 @@ def test_the_pool_keeps_at_most_max_idle_emulators_idle(monkeypatch):
 
 def test_slots_share_the_emulators_of_their_stages():
     config = load_config(REPO / "configs" / "mario.toml", ["env.stages=1-1,1-2"])
-    pool = EmulatorPool(config.env)
+    pool = EmulatorPool(config.env, max_idle=2 + 3)  # as a worker of 3 slots keeps
     envs = [Environment(config.env, pool) for _ in range(3)]
+    assert pool.built == 1 and pool.in_use == 0  # one emulator for their spaces, given back
     rng = np.random.default_rng(0)
     for _ in range(6):
         for env in envs:
             env.reset(rng)
-            assert pool.alive <= 3 + 2  # one in use per slot, at most one idle per stage
+            assert pool.alive <= 2 * 3 + 2  # one in use per slot, at most S + N idle
     for env in envs:
         env.close()
     assert pool.in_use == 0

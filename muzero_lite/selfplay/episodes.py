@@ -20,7 +20,7 @@ from muzero_lite.game_limits import env_settings
 from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import GameRecord
 from muzero_lite.observations import stacked_observation
-from muzero_lite.search import SearchModel, SearchResult, search, search_batch
+from muzero_lite.search import SearchModel, SearchResult, search_batch
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ def advance(
     """One move in each episode, all roots in one batched search; returns those that ended.
 
     Each root draws from its episode's generator. A game cut by a limit (truncated) gets the
-    searched value of the state beyond the cut, which its last value target bootstraps from.
+    searched value of the state beyond the cut, which its last value target bootstraps from
+    (one greedy search for all the games cut on this move).
     """
     interrupts.check()
     device, stack = config.selfplay.device, config.env.stack
@@ -156,21 +157,22 @@ def advance(
     ended = []
     for episode, result in zip(episodes, results, strict=True):
         episode.play(result, train_step)
-        if episode.last is None:
-            continue
-        ended.append(episode)
-        if not episode.last.terminated:  # truncated: the value beyond the cut is searched
-            observations, prev = episode.network_input(stack)
-            beyond = search(
-                model,
-                observations,
-                prev,
-                config.search,
-                rng=episode.rng,
-                greedy=True,
-                device=device,
-            )
-            episode.final_value = beyond.root_value
+        if episode.last is not None:
+            ended.append(episode)
+    truncated = [e for e in ended if not e.last.terminated]
+    if truncated:  # the value beyond the cut is searched, all such games in one call
+        inputs = [e.network_input(stack) for e in truncated]
+        beyond = search_batch(
+            model,
+            np.stack([observations for observations, _ in inputs]),
+            np.stack([prev for _, prev in inputs]),
+            config.search,
+            rng=[e.rng for e in truncated],
+            greedy=True,
+            device=device,
+        )
+        for episode, result in zip(truncated, beyond, strict=True):
+            episode.final_value = result.root_value
     return ended
 
 

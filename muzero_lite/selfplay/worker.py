@@ -51,10 +51,11 @@ class Worker:
         self.config, self.dirs, self.log = config, dirs, log
         self.worker_id, self.seed = worker_id, seed
         start = time.perf_counter()
-        self.pool = EmulatorPool(config.env)
+        slots = config.selfplay.envs
+        self.pool = EmulatorPool(config.env, max_idle=max(1, len(config.env.stages)) + slots)
         self.slots = [
             Slot(Environment(config.env, self.pool), np.random.default_rng([seed, worker_id, i]))
-            for i in range(config.selfplay.envs)
+            for i in range(slots)
         ]
         env = self.slots[0].env
         with torch.random.fork_rng():  # seed the initial weights without touching global state
@@ -69,8 +70,8 @@ class Worker:
         weights = (
             f"checkpoint step {step}" if step is not None else "no checkpoint yet: random network"
         )
-        slots = f", {len(self.slots)} game slots" if len(self.slots) > 1 else ""
-        log(f"[worker {worker_id}] {name} ({env.num_actions} actions{slots}), {weights}")
+        many = f", {slots} game slots" if slots > 1 else ""
+        log(f"[worker {worker_id}] {name} ({env.num_actions} actions{many}), {weights}")
         self.start_seconds = time.perf_counter() - start
         self.step = step or 0
         self.start_step = self.step
@@ -88,15 +89,17 @@ class Worker:
             self.step = newer
             self.log(f"[worker {self.worker_id}] loaded checkpoint step {self.step}")
 
+    def ahead_of_trainer(self) -> bool:
+        """Whether the pace holds new games back now (`selfplay.max_env_steps_per_train_step`)."""
+        sp = self.config.selfplay
+        return sp.max_env_steps_per_train_step > 0 and self.env_steps >= (
+            sp.pace_free_steps + sp.max_env_steps_per_train_step * (self.step - self.start_step)
+        )
+
     def wait_for_trainer(self, poll_seconds: float = 0.5) -> None:
         """Pace: hold back while this worker is too far ahead of the trainer (SelfPlayConfig)."""
-        sp = self.config.selfplay
-        if sp.max_env_steps_per_train_step <= 0:
-            return
         said = False
-        while self.env_steps >= (
-            sp.pace_free_steps + sp.max_env_steps_per_train_step * (self.step - self.start_step)
-        ):
+        while self.ahead_of_trainer():
             if not said:
                 self.log(f"[worker {self.worker_id}] waiting for the trainer (step {self.step})")
                 said = True
@@ -105,27 +108,34 @@ class Worker:
             self.pick_up_checkpoint()
 
     def play_move(self, games: int | None = None) -> list[PlayedGame]:
-        """One move in every slot; returns the games that ended on it, written.
+        """One move in every slot that has a game; returns the games that ended on it, written.
 
-        An idle slot first starts a game (while fewer than `games` have started; None: no
-        limit), after a look for a newer checkpoint and, when the pace says so, a wait for the
-        trainer; in the middle of games the checkpoints are looked at every PICKUP_SECONDS.
+        Idle slots start games (while fewer than `games` have started; None: no limit) after a
+        look for a newer checkpoint, unless the pace holds new games back: then the games in
+        progress play on, and with none in progress the worker waits for the trainer. In the
+        middle of games the checkpoints are looked at every PICKUP_SECONDS. A stop request
+        (Ctrl-C) during the move is raised once the games that ended on it are written.
         """
         idle = [s for s in self.slots if s.episode is None]
         if games is not None:
             idle = idle[: max(0, games - self.games_started)]
         if idle or time.monotonic() - self._looked >= PICKUP_SECONDS:
             self.pick_up_checkpoint()
-        if idle:
-            self.wait_for_trainer()
+        if idle and self.ahead_of_trainer():
+            if any(s.episode is not None for s in self.slots):
+                idle = []  # no new game yet; those in progress play on
+            else:
+                self.wait_for_trainer()
         for slot in idle:
             self._start(slot)
         playing = [s for s in self.slots if s.episode is not None]
         if not playing:
             return []
-        advance([s.episode for s in playing], self.model, self.config, train_step=self.step)
-        self.moves += len(playing)
-        return [self._finish(s) for s in playing if s.episode.last is not None]
+        interrupts.check()
+        with interrupts.deferred():
+            advance([s.episode for s in playing], self.model, self.config, train_step=self.step)
+            self.moves += len(playing)
+            return [self._finish(s) for s in playing if s.episode.last is not None]
 
     def play_one(self) -> PlayedGame:
         """Play until a game ends and return it (any others that ended with it are written too)."""
