@@ -6,10 +6,12 @@
 Both are measured in one run, in alternating rounds, so that machine noise hits both alike. The
 self-play side is the real worker path with all its game slots (`selfplay.envs`): search,
 environment, game file and GIF writing (in a temporary folder), counted in moves of all slots.
-The random side steps one preprocessed environment with uniform actions. Also printed: the
-worker's start-up time, its emulators and memory, and where the self-play time went, in ms per
-move: the emulator (the innermost env's steps), the wrappers (the rest of `Environment.step`),
-the search, game files, GIFs (frames rendered and encoded), and the rest (the worker's own loop).
+The random side steps one preprocessed environment with uniform actions. An untimed warm-up of
+self-play comes first (`--warmup`, 20 s): a slot builds its stage's emulator the first time the
+stage comes up. Also printed: the worker's start-up time, its emulators and memory, and where
+the self-play time went, in ms per move: the emulator (the innermost env's steps), the wrappers
+(the rest of `Environment.step`), the search, game files, GIFs (frames rendered and encoded),
+and the rest (the worker's own loop, resets, emulators built).
 """
 
 import argparse
@@ -129,6 +131,14 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--seconds", type=float, default=120.0, help="total per side")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=20.0,
+        help="seconds of self-play before the rounds, untimed: the slots' emulators are built "
+        "as their stages first come up (about 0.2 s each on Mario), a start-up cost, not a "
+        "per-move one",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
@@ -149,6 +159,15 @@ def main() -> None:
             flush=True,
         )
         timers = instrument(worker)
+        start = time.perf_counter()
+        while time.perf_counter() - start < args.warmup:
+            worker.play_move()
+        warm = {"seconds": args.warmup, "moves": worker.moves, "built": worker.pool.built}
+        print(
+            f"warm-up: {worker.moves} moves in {args.warmup:.0f} s, "
+            f"{worker.pool.built} emulators built",
+            flush=True,
+        )
         for round_ in range(args.rounds):
             slice_ = args.seconds / args.rounds
             for name, (steps, secs) in (
@@ -161,7 +180,11 @@ def main() -> None:
                     f"round {round_ + 1}/{args.rounds}: {name:8s} {steps / secs:8.1f} steps/s",
                     flush=True,
                 )
-        emulators = {"alive": worker.pool.alive, "built": worker.pool.built}
+        emulators = {
+            "alive": worker.pool.alive,
+            "built": worker.pool.built,
+            "built_in_warmup": warm["built"],
+        }
         memory = memory_mb() - before
         worker.close()
     env.close()
@@ -176,7 +199,8 @@ def main() -> None:
     split = split_ms(timers, totals["selfplay"][0], totals["selfplay"][1])
     print("self-play ms per move: " + ", ".join(f"{k} {v:.2f}" for k, v in split.items()))
     print(
-        f"emulators at the end: {emulators['alive']} alive, {emulators['built']} built; "
+        f"emulators at the end: {emulators['alive']} alive, {emulators['built']} built "
+        f"({emulators['built_in_warmup']} in the warm-up); "
         f"the worker's memory +{memory:.0f} MB over this process before it"
     )
     if args.json:
@@ -192,6 +216,7 @@ def main() -> None:
             "selfplay_steps": totals["selfplay"][0],
             "seconds_per_side": args.seconds,
             "envs": config.selfplay.envs,
+            "warmup": warm,
             "ms_per_move": split,
             "start_seconds": worker.start_seconds,
             "emulators": emulators,
