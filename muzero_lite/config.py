@@ -154,8 +154,8 @@ class SelfPlayConfig:
     device: str = "cpu"
     """Device for the worker's network: cpu or cuda."""
     max_env_steps_per_train_step: float = 0.0
-    """Pace: before a new game, wait while this worker's env steps exceed pace_free_steps plus
-    this many per trainer step since it started (0: never wait)."""
+    """Pace: start no new game while this worker's env steps exceed pace_free_steps plus this
+    many per trainer step since it started; games in progress play on (0: never hold back)."""
     pace_free_steps: int = 0
     """Pace: env steps a worker may play before the trainer's progress counts (e.g. its warm-up)."""
     keep_games: int = 0
