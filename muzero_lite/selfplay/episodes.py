@@ -142,18 +142,7 @@ def advance(
     (one greedy search for all the games cut on this move).
     """
     interrupts.check()
-    device, stack = config.selfplay.device, config.env.stack
-    inputs = [e.network_input(stack) for e in episodes]
-    results = search_batch(
-        model,
-        np.stack([observations for observations, _ in inputs]),
-        np.stack([prev for _, prev in inputs]),
-        config.search,
-        rng=[e.rng for e in episodes],
-        train_step=train_step,
-        greedy=greedy,
-        device=device,
-    )
+    results = _search(episodes, model, config, train_step=train_step, greedy=greedy)
     ended = []
     for episode, result in zip(episodes, results, strict=True):
         episode.play(result, train_step)
@@ -161,19 +150,27 @@ def advance(
             ended.append(episode)
     truncated = [e for e in ended if not e.last.terminated]
     if truncated:  # the value beyond the cut is searched, all such games in one call
-        inputs = [e.network_input(stack) for e in truncated]
-        beyond = search_batch(
-            model,
-            np.stack([observations for observations, _ in inputs]),
-            np.stack([prev for _, prev in inputs]),
-            config.search,
-            rng=[e.rng for e in truncated],
-            greedy=True,
-            device=device,
-        )
+        beyond = _search(truncated, model, config, train_step=train_step, greedy=True)
         for episode, result in zip(truncated, beyond, strict=True):
             episode.final_value = result.root_value
     return ended
+
+
+def _search(
+    episodes: list[Episode], model: SearchModel, config: Config, *, train_step: int, greedy: bool
+) -> list[SearchResult]:
+    """One batched search from the episodes' latest positions, each with its own generator."""
+    inputs = [e.network_input(config.env.stack) for e in episodes]
+    return search_batch(
+        model,
+        np.stack([observations for observations, _ in inputs]),
+        np.stack([prev for _, prev in inputs]),
+        config.search,
+        rng=[e.rng for e in episodes],
+        train_step=train_step,
+        greedy=greedy,
+        device=config.selfplay.device,
+    )
 
 
 def play_game(
