@@ -13,7 +13,8 @@ from muzero_lite.search.gumbel import considered_visits
 
 def run(model, simulations, greedy=True, seed=0, **kwargs):
     settings = {"discount": 0.997, "rng": np.random.default_rng(seed), "greedy": greedy} | kwargs
-    return gumbel_search(model, OBS, PREV, simulations=simulations, **settings)
+    (result,) = gumbel_search(model, OBS, PREV, simulations=simulations, **settings)
+    return result
 
 
 def softmax(x):
@@ -115,7 +116,7 @@ def test_greedy_search_is_deterministic_and_uses_no_randomness():
     results = [
         gumbel_search(
             two_step_game(), OBS, PREV, simulations=20, discount=0.997, rng=r, greedy=True
-        )
+        )[0]
         for r in (rng, np.random.default_rng(4))
     ]
     assert rng.bit_generator.state == state

@@ -81,7 +81,7 @@ OBS, PREV = torch.zeros(1, 1, 4), torch.full((1, 1), -1)
 
 def run(model, simulations, parallel=1, greedy=True, seed=0, **kwargs):
     settings = {"discount": 0.997, "rng": np.random.default_rng(seed), "greedy": greedy} | kwargs
-    return mcts_search(model, OBS, PREV, simulations=simulations, parallel=parallel, **settings)
+    return mcts_search(model, OBS, PREV, simulations=simulations, parallel=parallel, **settings)[0]
 
 
 @pytest.mark.parametrize("parallel", [1, 4])
@@ -190,7 +190,9 @@ def test_greedy_search_is_deterministic_and_uses_no_randomness():
     rng = np.random.default_rng(7)
     state = rng.bit_generator.state
     results = [
-        mcts_search(two_step_game(), OBS, PREV, simulations=30, discount=0.997, rng=r, greedy=True)
+        mcts_search(two_step_game(), OBS, PREV, simulations=30, discount=0.997, rng=r, greedy=True)[
+            0
+        ]
         for r in (rng, np.random.default_rng(1))
     ]
     assert rng.bit_generator.state == state

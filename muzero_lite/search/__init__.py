@@ -15,8 +15,8 @@ import torch
 
 from muzero_lite.config import SearchConfig
 from muzero_lite.search.base import Generators, SearchModel, SearchResult, acting_beta, per_root
-from muzero_lite.search.gumbel import gumbel_search, gumbel_search_batch
-from muzero_lite.search.mcts import mcts_search, mcts_search_batch, visit_temperature
+from muzero_lite.search.gumbel import gumbel_search
+from muzero_lite.search.mcts import mcts_search, visit_temperature
 from muzero_lite.search.truncated import truncated_search
 
 __all__ = [
@@ -25,9 +25,7 @@ __all__ = [
     "SearchResult",
     "acting_beta",
     "gumbel_search",
-    "gumbel_search_batch",
     "mcts_search",
-    "mcts_search_batch",
     "per_root",
     "search",
     "search_batch",
@@ -86,7 +84,7 @@ def search_batch(
         return truncated_search(model, obs, prev, width=t.width, depth=t.depth, beta=beta, **common)
     if config.kind == "mcts":
         m = config.mcts
-        return mcts_search_batch(
+        return mcts_search(
             model,
             obs,
             prev,
@@ -101,7 +99,7 @@ def search_batch(
         )
     if config.kind == "gumbel":
         g = config.gumbel
-        return gumbel_search_batch(
+        return gumbel_search(
             model,
             obs,
             prev,

@@ -17,7 +17,7 @@ sequential-halving winner, argmax of g + logits + sigma(q) among the most visite
 when greedy). The root value is sum_a pi'(a) completedQ(a), the value of the improved policy: with
 few simulations a better bootstrap than the mean over the halving's forced visits. One leaf per
 network call (1 + simulations calls per move): each root choice depends on the values just backed
-up, and Gumbel's point is to need few simulations. Several roots (`gumbel_search_batch`) share
+up, and Gumbel's point is to need few simulations. Several roots (B observation stacks) share
 each of those calls instead: they follow the same halving schedule, one leaf per root per call.
 """
 
@@ -102,36 +102,6 @@ def root_scores(root: Node, gumbel: np.ndarray, considered: int, logits: list[fl
 
 
 def gumbel_search(
-    model: SearchModel,
-    observations: torch.Tensor,
-    prev_actions: torch.Tensor,
-    *,
-    simulations: int,
-    max_considered: int = 16,
-    c_visit: float = 50.0,
-    c_scale: float = 0.1,
-    discount: float,
-    rng: np.random.Generator,
-    greedy: bool = False,
-) -> SearchResult:
-    """Gumbel MuZero search from one observation stack ([1, N, *obs_shape], [1, N]): the
-    one-root case of gumbel_search_batch, whose Args it takes."""
-    (result,) = gumbel_search_batch(
-        model,
-        observations,
-        prev_actions,
-        simulations=simulations,
-        max_considered=max_considered,
-        c_visit=c_visit,
-        c_scale=c_scale,
-        discount=discount,
-        rng=rng,
-        greedy=greedy,
-    )
-    return result
-
-
-def gumbel_search_batch(
     model: SearchModel,
     observations: torch.Tensor,
     prev_actions: torch.Tensor,

@@ -16,11 +16,11 @@ move at 1 and at 4 is in BENCHMARKS.md, "Search kinds at an equal wall-clock bud
 default batches 4, at the price of a slightly less sequential search; parallel = 1 is the paper's
 sequential search, exactly.
 
-Roots in batches too (`mcts_search_batch`, for games played side by side): the trees grow in
+Roots in batches too (games played side by side): `mcts_search` grows the trees of B roots in
 lockstep, each with its own min-max statistics, and every round's leaves of all the trees share the
 one network call, so a move still costs 1 + ceil(simulations / parallel) calls whatever the number
 of roots. Each tree grows as it would alone (exactly, for a network whose rows do not round
-differently in a bigger batch); `mcts_search` is the one-root case.
+differently in a bigger batch).
 """
 
 import math
@@ -176,42 +176,6 @@ def visit_temperature(step: int, temperatures: list[float], steps: list[int]) ->
 
 
 def mcts_search(
-    model: SearchModel,
-    observations: torch.Tensor,
-    prev_actions: torch.Tensor,
-    *,
-    simulations: int,
-    parallel: int = 1,
-    c1: float = 1.25,
-    c2: float = 19652.0,
-    discount: float,
-    dirichlet_alpha: float = 0.25,
-    noise_fraction: float = 0.25,
-    temperature: float = 1.0,
-    rng: np.random.Generator,
-    greedy: bool = False,
-) -> SearchResult:
-    """MuZero's MCTS from one observation stack ([1, N, *obs_shape], [1, N]): the one-root case
-    of mcts_search_batch, whose Args it takes."""
-    (result,) = mcts_search_batch(
-        model,
-        observations,
-        prev_actions,
-        simulations=simulations,
-        parallel=parallel,
-        c1=c1,
-        c2=c2,
-        discount=discount,
-        dirichlet_alpha=dirichlet_alpha,
-        noise_fraction=noise_fraction,
-        temperature=temperature,
-        rng=rng,
-        greedy=greedy,
-    )
-    return result
-
-
-def mcts_search_batch(
     model: SearchModel,
     observations: torch.Tensor,
     prev_actions: torch.Tensor,
