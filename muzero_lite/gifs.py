@@ -47,9 +47,10 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: int) -> Path:
         iio.imwrite(buffer, stack, extension=".gif", duration=1000 / fps, loop=0)
     else:
         palette, index = indexed
+        colors = palette.flatten().tolist()  # [3C] r, g, b, r, ...
         images = [Image.fromarray(frame, "P") for frame in index]
         for image in images:
-            image.putpalette(palette.flatten().tolist())
+            image.putpalette(colors)
         images[0].save(
             buffer,
             format="GIF",
