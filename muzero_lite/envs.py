@@ -101,14 +101,14 @@ class EmulatorPool:
     """Built Gymnasium envs by id, shared by the `Environment`s of one process.
 
     `take` hands out an idle env of an id (building one when there is none), `give` takes it back.
-    At most `max_idle` envs are kept idle (default: one per stage of the config; a worker of N
-    slots keeps S + N); past that, one of the id with the most idle ones is closed. So N slots
-    over S stages hold at most 2N + S emulators, not N x S, and seldom build one mid-run.
+    At most S + `slots` envs are kept idle (S: the config's stages, at least 1); past that, one of
+    the id with the most idle ones is closed. So N slots over S stages hold at most 2N + S
+    emulators, not N x S, and seldom build one mid-run.
     """
 
-    def __init__(self, config: EnvConfig, max_idle: int | None = None):
+    def __init__(self, config: EnvConfig, slots: int = 0):
         self.config = config
-        self.max_idle = max_idle if max_idle is not None else max(1, len(config.stages))
+        self.max_idle = max(1, len(config.stages)) + slots
         self._idle: dict[str, list[gym.Env]] = {}
         self.built = 0  # envs built so far (each an emulator on Mario: start-up time)
         self.in_use = 0

@@ -13,7 +13,7 @@ from conftest import REPO
 import muzero_lite.selfplay.worker
 from muzero_lite import interrupts
 from muzero_lite.checkpoints import build_model, save_checkpoint
-from muzero_lite.config import load_config
+from muzero_lite.config import EnvConfig, load_config
 from muzero_lite.envs import EmulatorPool, Environment
 from muzero_lite.games import load_game
 from muzero_lite.paths import DataDirs
@@ -166,7 +166,7 @@ def test_the_pool_keeps_at_most_max_idle_emulators_idle(monkeypatch):
         return built[-1]
 
     monkeypatch.setattr("muzero_lite.envs.make_env", make_env)
-    pool = EmulatorPool(config=None, max_idle=2)
+    pool = EmulatorPool(EnvConfig(id="SuperMarioBros-v0", stages=["1-1"]), slots=1)  # 2 idle
     a1, a2, a3, b = pool.take("a"), pool.take("a"), pool.take("a"), pool.take("b")
     pool.give("a", a1)
     assert pool.take("a") is a1 and pool.built == 4  # its own emulator back, none built
@@ -181,7 +181,7 @@ def test_the_pool_keeps_at_most_max_idle_emulators_idle(monkeypatch):
 
 def test_slots_share_the_emulators_of_their_stages():
     config = load_config(REPO / "configs" / "mario.toml", ["env.stages=1-1,1-2"])
-    pool = EmulatorPool(config.env, max_idle=2 + 3)  # as a worker of 3 slots keeps
+    pool = EmulatorPool(config.env, slots=3)  # 2 + 3 idle, as a worker of 3 slots keeps
     envs = [Environment(config.env, pool) for _ in range(3)]
     assert pool.built == 1 and pool.in_use == 0  # one emulator for their spaces, given back
     rng = np.random.default_rng(0)

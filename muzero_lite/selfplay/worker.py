@@ -52,7 +52,7 @@ class Worker:
         self.worker_id, self.seed = worker_id, seed
         start = time.perf_counter()
         slots = config.selfplay.envs
-        self.pool = EmulatorPool(config.env, max_idle=max(1, len(config.env.stages)) + slots)
+        self.pool = EmulatorPool(config.env, slots)
         self.slots = [
             Slot(Environment(config.env, self.pool), np.random.default_rng([seed, worker_id, i]))
             for i in range(slots)
