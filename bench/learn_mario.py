@@ -1,7 +1,11 @@
 """Does it learn Mario? A trainer and workers on one stage, judged greedily against random play.
 
-    python bench/learn_mario.py [--stage 1-1] [--minutes 60] [--eval-every 10] [--episodes 5]
+    python bench/learn_mario.py [--stage 1-1|all] [--minutes 60] [--eval-every 10] [--episodes 5]
         [--final-episodes 20] [--noop-max 30] [--json PATH] [--csv PATH]
+
+`--stage all` trains on every stage of the config (`env.stages`) instead of one; the baseline
+and the evaluations then cycle through the stages (episode i on stage i mod S), and the final
+block and the JSON also give the figures of each stage against random play on that stage.
 
 First the random-action baseline plays the same preprocessed stage; then the trainer and workers
 run for `--minutes`, and every `--eval-every` minutes the newest checkpoint plays `--episodes`
@@ -51,12 +55,15 @@ from networks import MuZeroNet
 
 def random_baseline(env: Environment, episodes: int, noop_max: int, rng) -> list[GameMetadata]:
     """Uniform random actions on the same preprocessed env, with the same no-op starts, played
-    without the no-progress truncation (as greedy evaluation plays)."""
+    without the no-progress truncation (as greedy evaluation plays); episode i on stage i mod S,
+    as evaluation cycles them."""
     old_no_progress_steps, env.no_progress_steps = env.no_progress_steps, 0
     results = []
     try:
-        for _ in range(episodes):
-            _, info = env.reset(rng, noops=int(rng.integers(noop_max + 1)))
+        for i in range(episodes):
+            env_id = env.stages[i % len(env.stages)]
+            _, info = env.reset(rng, env_id=env_id, noops=int(rng.integers(noop_max + 1)))
+            stage = f"{info['world']}-{info['stage']}" if "world" in info else None
             x_max, total, flag = info.get("x_pos", 0), 0.0, False
             while True:
                 step = env.step(int(rng.integers(env.num_actions)))
@@ -65,7 +72,11 @@ def random_baseline(env: Environment, episodes: int, noop_max: int, rng) -> list
                 flag = flag or bool(step.info.get("flag_get", False))
                 if step.terminated or step.truncated:
                     break
-            results.append(GameMetadata(return_=total, x_pos_max=x_max, flag_get=flag))
+            results.append(
+                GameMetadata(
+                    return_=total, x_pos_max=x_max, flag_get=flag, env_id=env_id, stage=stage
+                )
+            )
     finally:
         env.no_progress_steps = old_no_progress_steps
     return results
@@ -82,6 +93,14 @@ def figures(results: list[GameMetadata]) -> dict:
         "flag_rate": float(np.mean(flags)),
         "return_mean": float(np.mean([float(r.return_) for r in results])),
     }
+
+
+def per_stage(results: list[GameMetadata]) -> dict[str, dict]:
+    """`figures` of each stage (or env id) the games played, in the order first played."""
+    groups: dict[str, list[GameMetadata]] = {}
+    for r in results:
+        groups.setdefault(r.stage or r.env_id or "all", []).append(r)
+    return {stage: figures(games) for stage, games in groups.items()}
 
 
 def first_flag(curve: list[dict[str, Any]]) -> tuple[float | None, int | None]:
@@ -106,7 +125,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--config", default="configs/mario.toml")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--stage", default="1-1")
+    parser.add_argument(
+        "--stage", default="1-1", help="one stage, or 'all' for the config's env.stages"
+    )
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument(
         "--eval-every", type=float, default=10.0, help="minutes between evaluations"
@@ -151,14 +172,15 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     stop_on_signals()  # Ctrl-C or SIGTERM still stops the trainer and workers
-    overrides = [f"env.stages={args.stage}", *args.overrides]
+    overrides = [*([] if args.stage == "all" else [f"env.stages={args.stage}"]), *args.overrides]
     config_text = Path(args.config).read_text()  # what the run's processes will read
     config = load_config(args.config, overrides)
     torch.set_num_threads(1)
     env = Environment(config.env)
     rng = np.random.default_rng(args.seed)
     start = time.monotonic()
-    baseline = figures(random_baseline(env, args.baseline_episodes, args.noop_max, rng))
+    baseline_games = random_baseline(env, args.baseline_episodes, args.noop_max, rng)
+    baseline = {**figures(baseline_games), "per_stage": per_stage(baseline_games)}
     seconds = time.monotonic() - start
     print(
         f"random baseline, {args.baseline_episodes} episodes in {seconds:.0f} s: " + _row(baseline)
@@ -270,11 +292,13 @@ def evaluation_row(
         noops=noops,
         no_progress_steps=no_progress_steps,
     )
+    games = [r.metadata for r in results]
     return {
         "eval": kind,
         "train_steps": step,
-        **figures([r.metadata for r in results]),
+        **figures(games),
         "distinct_trajectories": distinct_trajectories(results),
+        "per_stage": per_stage(games),  # in the JSON; the CSV keeps the flat columns
     }
 
 
@@ -301,6 +325,8 @@ def report(args: argparse.Namespace, baseline: dict, curve: list[dict[str, Any]]
               f"{final['distinct_trajectories']} distinct trajectories, "
               f"checkpoint step {final['train_steps']}")  # fmt: skip
         print(f"final mean x_pos / random: {ratio:.2f} (60-minute target: >= 3 and 2,400)")
+        if len(final["per_stage"]) > 1:
+            print(stage_table(baseline["per_stage"], final["per_stage"]))
     else:
         print("no final evaluation: the trainer wrote no checkpoint")
     if flag_minutes is None:
@@ -308,10 +334,11 @@ def report(args: argparse.Namespace, baseline: dict, curve: list[dict[str, Any]]
     else:
         print(f"first flag: {flag_minutes:.1f} min, {flag_env_steps} env steps")
     args.csv.parent.mkdir(parents=True, exist_ok=True)
+    flat = [{k: v for k, v in row.items() if k != "per_stage"} for row in curve]
     with open(args.csv, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(curve[0]) if curve else ["minutes"])
+        writer = csv.DictWriter(f, fieldnames=list(flat[0]) if flat else ["minutes"])
         writer.writeheader()
-        writer.writerows(curve)
+        writer.writerows(flat)
     print(f"wrote {args.csv}")
     if args.json:
         result = {
@@ -329,6 +356,26 @@ def report(args: argparse.Namespace, baseline: dict, curve: list[dict[str, Any]]
             "eval_no_progress_steps": args.eval_no_progress_steps,
         }
         write_json(args.json, result)
+
+
+def stage_table(random: dict[str, dict], greedy: dict[str, dict]) -> str:
+    """Per stage: greedy and random episodes, mean x_pos and flags, and the ratio of the means."""
+    lines = [
+        f"{'stage':8s} {'greedy':>6s} {'x_pos':>7s} {'flags':>5s}   "
+        f"{'random':>6s} {'x_pos':>7s} {'flags':>5s}   {'ratio':>5s}"
+    ]
+    for stage, g in greedy.items():
+        r = random.get(stage)
+        if r is None:
+            lines.append(f"{stage:8s} {g['episodes']:6d} {g['x_pos_mean']:7.0f} {g['flags']:5d}   "
+                         "(no random episodes)")  # fmt: skip
+            continue
+        lines.append(
+            f"{stage:8s} {g['episodes']:6d} {g['x_pos_mean']:7.0f} {g['flags']:5d}   "
+            f"{r['episodes']:6d} {r['x_pos_mean']:7.0f} {r['flags']:5d}   "
+            f"{g['x_pos_mean'] / r['x_pos_mean']:5.2f}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

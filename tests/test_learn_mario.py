@@ -70,3 +70,26 @@ def test_random_baseline_plays_without_the_no_progress_cut(monkeypatch):
     assert seen == {0}
     assert env.no_progress_steps == 3
     assert [r.flag_get for r in results] == [False, False]
+
+
+def test_per_stage_figures_and_table():
+    results = [
+        GameMetadata(x_pos_max=100, return_=1.0, flag_get=False, stage="1-1"),
+        GameMetadata(x_pos_max=500, return_=5.0, flag_get=False, stage="2-1"),
+        GameMetadata(x_pos_max=300, return_=3.0, flag_get=True, stage="1-1"),
+    ]
+    stages = learn_mario.per_stage(results)
+    assert list(stages) == ["1-1", "2-1"]  # in the order first played
+    assert stages["1-1"]["episodes"] == 2 and stages["1-1"]["x_pos_mean"] == 200.0
+    assert stages["1-1"]["flags"] == 1 and stages["2-1"]["flags"] == 0
+    random = learn_mario.per_stage([GameMetadata(x_pos_max=50, return_=0.0, stage="1-1")])
+    table = learn_mario.stage_table(random, stages).splitlines()
+    assert table[1].split() == ["1-1", "2", "200", "1", "1", "50", "0", "4.00"]  # 200 / 50
+    assert table[2].split()[:4] == ["2-1", "1", "500", "0"]  # no random episodes on 2-1
+
+
+def test_random_baseline_records_what_it_played():
+    config = load_config(REPO / "configs" / "cartpole.toml", ["env.max_episode_steps=5"])
+    results = learn_mario.random_baseline(Environment(config.env), 2, 0, np.random.default_rng(0))
+    assert [r.env_id for r in results] == ["CartPole-v1", "CartPole-v1"]
+    assert learn_mario.per_stage(results)["CartPole-v1"]["episodes"] == 2
