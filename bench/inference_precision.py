@@ -1,12 +1,14 @@
 """Self-play inference in float32 against bfloat16 autocast: does lower precision speed a worker?
 
-    python bench/inference_precision.py [--config configs/mario.toml] [--rounds 5] [--json PATH]
+    python bench/inference_precision.py [--config configs/mario.toml] [--rounds 5] [--roots N]
+        [--json PATH]
 
 Times the two calls a worker's search makes, at the batch sizes it makes them: the initial
-inference of one observation stack, and a recurrent inference of `search.truncated.width` hidden
-states. Each variant (float32; bfloat16 autocast; each also with channels_last) runs 50 calls per
-round in turns; the median over the rounds of calls per second is reported, and its ratio to
-float32.
+inference of one observation stack per game slot (`--roots`, default `selfplay.envs`), and a
+recurrent inference of `search.truncated.width` hidden states per root. Each variant (float32;
+bfloat16 autocast; each also with channels_last) runs 50 calls per round in turns; the median
+over the rounds of calls per second is reported, and its ratio to float32. A worker with
+`selfplay.precision = "auto"` makes the same comparison, shorter, at its start.
 """
 
 import argparse
@@ -37,9 +39,15 @@ def main() -> None:
     )
     parser.add_argument("--config", default="configs/mario.toml")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--roots", type=int, default=None, help="games searched together (default: selfplay.envs)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     config = load_config(args.config)
+    roots = args.roots or config.selfplay.envs
+    if roots < 1:
+        parser.error("--roots must be >= 1")
     torch.set_num_threads(config.selfplay.threads)
     env = Environment(config.env)
     arch = architecture_for(config, env)
@@ -47,11 +55,11 @@ def main() -> None:
     model = MuZeroNet(arch).eval()
     width = config.search.truncated.width
     dtype = torch.uint8 if arch.pixels else torch.float32
-    observations = torch.zeros(1, arch.stack, *arch.observation_shape, dtype=dtype)
-    prev_actions = torch.zeros(1, arch.stack, dtype=torch.long)
+    observations = torch.zeros(roots, arch.stack, *arch.observation_shape, dtype=dtype)
+    prev_actions = torch.zeros(roots, arch.stack, dtype=torch.long)
     hidden = model.initial_inference(observations, prev_actions).hidden
-    hidden = hidden.expand(width, *hidden.shape[1:])
-    actions = torch.arange(width) % arch.num_actions
+    hidden = hidden.repeat_interleave(width, dim=0)
+    actions = torch.arange(roots * width) % arch.num_actions
 
     variants = {}
     for layout in ("contiguous", "channels_last"):
@@ -83,8 +91,9 @@ def main() -> None:
         for name in names:
             rates[name].append(calls_per_s(*variants[name]))
     base = statistics.median(rates["float32 contiguous"])
-    result = {"config": args.config, "width": width, "variants": {}}
-    print(f"{'variant':28s} {'searches/s':>11s} {'ratio':>7s}  (one initial + one recurrent call)")
+    result = {"config": args.config, "roots": roots, "width": width, "variants": {}}
+    print(f"{'variant':28s} {'searches/s':>11s} {'ratio':>7s}  (one initial + one recurrent call, "
+          f"{roots} roots)")  # fmt: skip
     for name, values in rates.items():
         median = statistics.median(values)
         result["variants"][name] = {"rounds": values, "median": median, "ratio": median / base}

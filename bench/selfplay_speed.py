@@ -7,11 +7,14 @@ Both are measured in one run, in alternating rounds, so that machine noise hits 
 self-play side is the real worker path with all its game slots (`selfplay.envs`): search,
 environment, game file and GIF writing (in a temporary folder), counted in moves of all slots.
 The random side steps one preprocessed environment with uniform actions. An untimed warm-up of
-self-play comes first (`--warmup`, 20 s): a slot builds its stage's emulator the first time the
-stage comes up. Also printed: the worker's start-up time, its emulators and memory, and where
-the self-play time went, in ms per move: the emulator (the innermost env's steps), the wrappers
-(the rest of `Environment.step`), the search, game files, GIFs (frames rendered and encoded),
-and the rest (the worker's own loop, resets, emulators built).
+self-play comes first (`--warmup`, 60 s): a slot builds a stage's emulator (about 0.2 s on
+Mario) when its game of that stage finds none idle, and with 16 slots over 12 stages the pool
+takes a minute or two to reach the 2N + S a worker keeps, a start-up cost of a worker's first
+minutes, not of its hours. Also printed: the worker's start-up time, its precision, emulators
+and memory, and where the self-play time went, in ms per move: the emulator (the innermost
+env's steps), the wrappers (the rest of `Environment.step`), the search, game files, GIFs
+(frames rendered and encoded), emulators built in the timed rounds, and the rest (the worker's
+own loop, resets).
 """
 
 import argparse
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import write_json
 
+import muzero_lite.envs as envs
 import muzero_lite.selfplay.episodes as episodes
 import muzero_lite.selfplay.output as output
 from muzero_lite.config import load_config
@@ -67,6 +71,7 @@ def instrument(worker: Worker) -> Timers:
     worker.pool.give(worker.slots[0].env.env_id, probe)
     timers.wrap(Environment, "step", "env")
     timers.wrap(Environment, "render", "render")
+    timers.wrap(envs, "make_env", "emulators built")
     timers.wrap(episodes, "search_batch", "search")
     timers.wrap(output, "save_game", "game files")
     timers.wrap(output, "write_gif", "gif encode")
@@ -77,7 +82,8 @@ def instrument(worker: Worker) -> Timers:
 def split_ms(timers: Timers, moves: int, seconds: float) -> dict[str, float]:
     """ms per move of each part of the self-play time: the emulator (the innermost env's steps),
     the wrappers (the rest of Environment.step), the search, game files, GIFs (frames rendered
-    and encoded) and the rest (the worker's own loop)."""
+    and encoded), emulators built (a slot's first game of a stage with none idle) and the rest
+    (the worker's own loop, resets)."""
     t = timers.seconds
     parts = {
         "emulator": t["emulator"],
@@ -85,6 +91,7 @@ def split_ms(timers: Timers, moves: int, seconds: float) -> dict[str, float]:
         "search": t["search"],
         "game files": t["game files"],
         "GIFs": t["render"] + t["gif encode"],
+        "emulators built": t["emulators built"],
     }
     parts["rest"] = seconds - sum(parts.values())
     return {name: 1000 * value / max(moves, 1) for name, value in parts.items()}
@@ -134,7 +141,7 @@ def main() -> None:
     parser.add_argument(
         "--warmup",
         type=float,
-        default=20.0,
+        default=60.0,
         help="seconds of self-play before the rounds, untimed: the slots' emulators are built "
         "as their stages first come up (about 0.2 s each on Mario), a start-up cost, not a "
         "per-move one",
@@ -155,7 +162,8 @@ def main() -> None:
         )
         print(
             f"worker: {len(worker.slots)} game slots, started in {worker.start_seconds:.2f} s, "
-            f"{worker.pool.alive} emulators, +{memory_mb() - before:.0f} MB",
+            f"{worker.pool.alive} emulators, +{memory_mb() - before:.0f} MB; "
+            f"{worker.inference.line()}",
             flush=True,
         )
         timers = instrument(worker)
@@ -221,6 +229,7 @@ def main() -> None:
             "start_seconds": worker.start_seconds,
             "emulators": emulators,
             "worker_memory_mb": memory,
+            "inference": worker.inference.line(),
         }
         write_json(args.json, result)
 

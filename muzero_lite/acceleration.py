@@ -1,4 +1,4 @@
-"""How the trainer runs its networks fast: precision, memory format and compilation.
+"""How the trainer and the workers run their networks fast: precision, memory format, compilation.
 
 - precision (`train.precision`): the network passes of a training step run under autocast in
   bfloat16 or float16 while the weights, the optimizer and the losses stay in float32 (mixed
@@ -9,11 +9,16 @@
   in memory, the layout the convolution kernels of CPUs and GPUs prefer.
 - compilation (`train.compile`): torch.compile fuses the representation network's operations.
 
-Self-play inference stays in float32: at a worker's batch sizes bfloat16 measured slower here
-(`bench/inference_precision.py`, BENCHMARKS.md).
+Self-play (`selfplay.precision`, `for_selfplay`): the same choice of precision, made for a
+worker's network calls, which are inference only and as large as its game slots. One stack per
+call (one slot) measured slower in bfloat16 than in float32; 16 stacks measured faster, with the
+pixel network channels_last (`bench/inference_precision.py`, BENCHMARKS.md). So "auto" measures
+the worker's own batch at start: float32 (contiguous) against bfloat16 on a channels_last copy,
+and keeps the faster, by the trainer's rule.
 """
 
 import contextlib
+import copy
 import importlib.util
 import platform
 import shutil
@@ -25,7 +30,7 @@ from pathlib import Path
 import torch
 
 from muzero_lite.finite import restore_buffers
-from networks import MuZeroNet
+from networks import MuZeroNet, NetworkOutput
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 AUTO_MIN_SPEEDUP = 1.15
@@ -108,27 +113,32 @@ def autocast(device: torch.device | str, dtype: torch.dtype) -> contextlib.Abstr
 
 
 def choose_precision(
-    name: str, device: torch.device, time_pass: Callable[[torch.dtype], float]
+    name: str,
+    device: torch.device,
+    time_pass: Callable[[torch.dtype], float],
+    setting: str = "train.precision",
 ) -> tuple[torch.dtype, str]:
-    """(dtype, why) for train.precision `name` on `device`; time_pass(dtype) -> seconds is
-    called only for "auto" on a CPU with bf16 instructions."""
+    """(dtype, why) for the precision `name` (of `setting`) on `device`; time_pass(dtype) ->
+    seconds is called only for "auto" on a CPU with bf16 instructions."""
     cuda = device.type == "cuda"
     if name == "float32":
-        return torch.float32, "train.precision = float32"
+        return torch.float32, f"{setting} = float32"
     if name == "float16":
         if cuda:
-            return torch.float16, "train.precision = float16, with a gradient scaler"
+            scaler = ", with a gradient scaler" if setting.startswith("train") else ""
+            return torch.float16, f"{setting} = float16{scaler}"
         return torch.float32, "float16 asked for, but only a CUDA GPU runs it: float32"
     bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16()
     where = "this GPU" if cuda else "this CPU"
     if name == "bfloat16":
         if bf16:
-            return torch.bfloat16, "train.precision = bfloat16"
+            return torch.bfloat16, f"{setting} = bfloat16"
         return torch.float32, f"bfloat16 asked for, but {where} has no bf16 instructions: float32"
     if cuda:
         if bf16:
             return torch.bfloat16, "auto: bfloat16 on a GPU that has it"
-        return torch.float16, "auto: float16 with a gradient scaler, on a GPU without bfloat16"
+        scaler = " with a gradient scaler" if setting.startswith("train") else ""
+        return torch.float16, f"auto: float16{scaler}, on a GPU without bfloat16"
     if not bf16:
         return torch.float32, "auto: this CPU has no bf16 instructions"
     float32_s = time_pass(torch.float32)
@@ -181,4 +191,95 @@ def time_representation(
         times.append(time.perf_counter() - start)
     restore_buffers(model, buffers)
     model.zero_grad(set_to_none=True)
+    return min(times[1:])
+
+
+@dataclass(frozen=True)
+class Inference:
+    """How a worker runs its network calls, and why; `line()` is what its log says."""
+
+    dtype: torch.dtype  # torch.float32: no autocast
+    why: str
+    channels_last: bool
+
+    def line(self) -> str:
+        precision = next(name for name, dtype in PRECISIONS.items() if dtype == self.dtype)
+        memory = "channels_last" if self.channels_last else "contiguous"
+        return f"inference {precision}, {memory} ({self.why})"
+
+
+class AutocastModel:
+    """A search model whose network calls run under autocast to `dtype`. What the search reads
+    (values, rewards, policy logits) comes back in float32; the hidden state stays in `dtype` for
+    the next call. Weights loaded into `model` are used at once (it is held, not copied)."""
+
+    def __init__(self, model: MuZeroNet, dtype: torch.dtype):
+        self.model, self.dtype = model, dtype
+        self.device = next(model.parameters()).device
+
+    def initial_inference(
+        self, observations: torch.Tensor, prev_actions: torch.Tensor
+    ) -> NetworkOutput:
+        with autocast(self.device, self.dtype):
+            return _float32(self.model.initial_inference(observations, prev_actions))
+
+    def recurrent_inference(self, hidden: torch.Tensor, action: torch.Tensor) -> NetworkOutput:
+        with autocast(self.device, self.dtype):
+            return _float32(self.model.recurrent_inference(hidden, action))
+
+
+def _float32(out: NetworkOutput) -> NetworkOutput:
+    return NetworkOutput(
+        out.hidden, out.value.float(), out.reward.float(), out.policy_logits.float()
+    )
+
+
+def for_selfplay(
+    model: MuZeroNet, precision: str, device: torch.device, roots: int
+) -> tuple[MuZeroNet | AutocastModel, Inference]:
+    """The model a worker's search calls, for `selfplay.precision`, and what was chosen.
+
+    "auto" times the worker's calls at its batch (`roots` stacks, then as many hidden states):
+    float32 on `model` as it is against bfloat16 on a channels_last copy. With a lower precision,
+    a pixel network is made channels_last in place (the layout its bfloat16 kernels run fastest
+    in), and the model returned wraps it in autocast.
+    """
+    dtype, why = choose_precision(
+        precision,
+        device,
+        lambda dtype: time_inference(model, dtype, roots, device),
+        setting="selfplay.precision",
+    )
+    if dtype == torch.float32:
+        return model, Inference(dtype, why, model.channels_last)
+    model.use_channels_last()
+    return AutocastModel(model, dtype), Inference(dtype, why, model.channels_last)
+
+
+def time_inference(
+    model: MuZeroNet, dtype: torch.dtype, roots: int, device: torch.device, repeats: int = 10
+) -> float:
+    """Seconds of one initial inference of `roots` stacks and one recurrent inference of their
+    hidden states under autocast to `dtype` (float32: none; a lower precision on a channels_last
+    copy of a pixel network), the fastest of `repeats` after one warm-up. `model` is not
+    changed."""
+    if dtype != torch.float32:
+        model = copy.deepcopy(model).use_channels_last()
+    arch = model.arch
+    shape = (roots, arch.stack, *arch.observation_shape)
+    rng = torch.Generator(device).manual_seed(0)  # random inputs, the global stream untouched
+    observations = (
+        torch.randint(0, 256, shape, dtype=torch.uint8, device=device, generator=rng)
+        if arch.pixels
+        else torch.randn(shape, device=device, generator=rng)
+    )
+    prev_actions = torch.zeros(roots, arch.stack, dtype=torch.long, device=device)
+    actions = torch.arange(roots, device=device) % arch.num_actions
+    search_model = AutocastModel(model, dtype) if dtype != torch.float32 else model
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        root = search_model.initial_inference(observations, prev_actions)
+        search_model.recurrent_inference(root.hidden, actions).value.sum().item()
+        times.append(time.perf_counter() - start)
     return min(times[1:])

@@ -153,6 +153,12 @@ class SelfPlayConfig:
     """PyTorch threads per worker, so that several workers and a trainer share the cores."""
     device: str = "cpu"
     """Device for the worker's network: cpu or cuda."""
+    precision: str = "auto"
+    """Of the worker's network calls (inference only): float32, bfloat16 or float16 (CUDA only),
+    under autocast, or auto: on a CPU with bf16 instructions, bfloat16 (pixel networks then
+    channels_last) where a short measurement at start of the worker's own batch (one stack per
+    game slot) finds it faster, else float32; on a GPU, bfloat16 where it has it, else float16.
+    Evaluation plays in float32."""
     max_env_steps_per_train_step: float = 0.0
     """Pace: start no new game while this worker's env steps exceed pace_free_steps plus this
     many per trainer step since it started; games in progress play on (0: never hold back)."""
@@ -507,6 +513,10 @@ def validate(config: Config) -> None:
         (
             config.train.precision in ("auto", "float32", "bfloat16", "float16"),
             "train.precision must be auto, float32, bfloat16 or float16",
+        ),
+        (
+            config.selfplay.precision in ("auto", "float32", "bfloat16", "float16"),
+            "selfplay.precision must be auto, float32, bfloat16 or float16",
         ),
         (config.launch.workers >= 0, "launch.workers must be >= 0 (0: fitted to the cores)"),
         (config.launch.status_seconds > 0, "launch.status_seconds must be > 0"),

@@ -1,10 +1,14 @@
-"""Mixed precision, channels_last and how the trainer chooses them.
+"""Mixed precision, channels_last and how the trainer and the workers choose them.
 
 The tolerances of mixed precision were set before the test was first run, from bfloat16's 8
 significant bits (a relative rounding of 2^-9, about 0.2%, per operation): the loss within 1% of
 float32, each loss term within 2% (or 0.01 absolute, for terms near zero), and the gradient, as
 one vector over all weights, within 5% relative L2 distance of float32's. A silently disabled
 autocast would pass those, so the test also requires the encoder's output to be bfloat16.
+
+Self-play inference in bfloat16, set the same way before its test was first run: the values and
+policy logits a search reads within 0.05 absolute of float32's plus 5% of their size (8 bits of
+mantissa through a few layers), and every kind of search on them gives valid results.
 """
 
 import copy
@@ -16,13 +20,27 @@ from conftest import REPO, SMALL_TRAINER, make_record
 from torch._dynamo.utils import counters
 
 from muzero_lite import acceleration
-from muzero_lite.acceleration import accelerate, choose_precision, compile_problem
-from muzero_lite.config import TrainConfig, load_config
+from muzero_lite.acceleration import (
+    AutocastModel,
+    accelerate,
+    choose_precision,
+    compile_problem,
+    for_selfplay,
+)
+from muzero_lite.config import (
+    GumbelConfig,
+    MctsConfig,
+    SearchConfig,
+    TrainConfig,
+    TruncatedSearchConfig,
+    load_config,
+)
 from muzero_lite.games import GameRecord
 from muzero_lite.losses import muzero_loss
 from muzero_lite.optimizer import make_optimizer, restore_optimizer
 from muzero_lite.paths import DataDirs
 from muzero_lite.replay import Batch
+from muzero_lite.search import search_batch
 from muzero_lite.trainer import Trainer
 from networks import Architecture, MuZeroNet
 
@@ -302,3 +320,111 @@ def test_a_compiled_representation_computes_what_the_eager_one_does_under_the_sa
     assert counters["stats"]["unique_graphs"] >= 1  # dynamo really compiled a graph
     assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
     torch.testing.assert_close(results[1][1], results[0][1], rtol=1e-3, atol=1e-4)
+
+
+INFERENCE_ATOL, INFERENCE_RTOL = 5e-2, 5e-2
+
+
+@pytest.mark.parametrize(
+    "name, has_bf16, float32_s, bfloat16_s, expected",
+    [
+        ("auto", True, 0.012, 0.008, torch.bfloat16),  # measured 1.5x at the worker's batch
+        ("auto", True, 0.012, 0.011, torch.float32),  # 1.09x: not worth it
+        ("auto", True, 0.001, 0.0005, torch.float32),  # one slot's calls: too short to gain
+        ("auto", False, 0.012, 0.008, torch.float32),  # no bf16 instructions
+        ("float32", True, 0.012, 0.008, torch.float32),
+        ("bfloat16", True, 0.012, 0.02, torch.bfloat16),  # asked for
+    ],
+)
+def test_selfplay_precision_choice(monkeypatch, name, has_bf16, float32_s, bfloat16_s, expected):
+    monkeypatch.setattr(acceleration, "cpu_has_bf16", lambda: has_bf16)
+    roots_seen = []
+
+    def time_inference(model, dtype, roots, device):
+        roots_seen.append(roots)
+        return float32_s if dtype == torch.float32 else bfloat16_s
+
+    monkeypatch.setattr(acceleration, "time_inference", time_inference)
+    model = trained_for_a_while(PIXELS).eval()
+    search_model, inference = for_selfplay(model, name, CPU, roots=16)
+    assert inference.dtype == expected
+    assert inference.why.startswith("auto" if name == "auto" else f"selfplay.precision = {name}")
+    assert set(roots_seen) <= {16}  # measured at the worker's own batch
+    if expected == torch.float32:
+        assert search_model is model and not model.channels_last
+    else:
+        assert isinstance(search_model, AutocastModel) and search_model.model is model
+        assert model.channels_last  # bfloat16 kernels run fastest on channels_last
+    assert inference.line().startswith(f"inference {str(expected).removeprefix('torch.')}")
+
+
+def test_weights_loaded_into_a_channels_last_worker_keep_its_layout():
+    worker_model = trained_for_a_while(PIXELS).eval().use_channels_last()
+    newer = MuZeroNet(PIXELS)
+    worker_model.load_state_dict(newer.state_dict())  # what a checkpoint pick-up does
+    weight = worker_model.representation_net.net[0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(weight, newer.representation_net.net[0].weight)
+
+
+def test_measuring_inference_changes_nothing_in_the_network():
+    model = trained_for_a_while(PIXELS).eval()
+    before = copy.deepcopy(model.state_dict())
+    seconds = acceleration.time_inference(model, torch.bfloat16, 4, CPU, repeats=1)
+    assert seconds > 0 and not model.channels_last
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+
+
+def test_selfplay_inference_runs_in_bfloat16_close_to_float32():
+    model = trained_for_a_while(PIXELS).eval()
+    batch = pixel_batch(PIXELS, size=6)
+    observations = torch.as_tensor(batch.observations)
+    prev_actions = torch.as_tensor(batch.prev_actions)
+    actions = torch.as_tensor(batch.actions[:, 0])
+    exact = model.initial_inference(observations, prev_actions)
+    exact_next = model.recurrent_inference(exact.hidden, actions)
+    mixed_model = AutocastModel(copy.deepcopy(model).use_channels_last(), torch.bfloat16)
+    mixed = mixed_model.initial_inference(observations, prev_actions)
+    mixed_next = mixed_model.recurrent_inference(mixed.hidden, actions)
+    assert mixed.hidden.dtype == torch.bfloat16 == mixed_next.hidden.dtype  # autocast did run
+    for got, want in [(mixed, exact), (mixed_next, exact_next)]:
+        for field in ("value", "reward", "policy_logits"):
+            value, reference = getattr(got, field), getattr(want, field)
+            assert value.dtype == torch.float32, field  # what the search reads is float32
+            torch.testing.assert_close(
+                value, reference, atol=INFERENCE_ATOL, rtol=INFERENCE_RTOL, msg=field
+            )
+    assert float((exact_next.value - exact.value).abs().max()) > 0  # the heads are not all zero
+
+
+@pytest.mark.parametrize("kind", ["truncated", "mcts", "gumbel"])
+def test_every_search_kind_runs_on_bfloat16_inference(kind):
+    """The search kinds on a bfloat16 worker's model: valid results root by root, each root's
+    prior logits within the inference tolerance of float32's, the same roots' values close."""
+    model = trained_for_a_while(PIXELS).eval()
+    config = SearchConfig(
+        kind=kind,
+        truncated=TruncatedSearchConfig(width=3, depth=2),
+        mcts=MctsConfig(simulations=8, parallel_simulations=4),
+        gumbel=GumbelConfig(simulations=8, actions=4),
+    )
+    batch = pixel_batch(PIXELS, size=3)
+    results = {}
+    for name, search_model in [
+        ("float32", model),
+        ("bfloat16", AutocastModel(copy.deepcopy(model).use_channels_last(), torch.bfloat16)),
+    ]:
+        rngs = [np.random.default_rng(i) for i in range(3)]
+        results[name] = search_batch(
+            search_model, batch.observations, batch.prev_actions, config, rng=rngs
+        )
+    for exact, mixed in zip(results["float32"], results["bfloat16"], strict=True):
+        assert mixed.policy.shape == (PIXELS.num_actions,) and np.all(mixed.policy >= 0)
+        assert mixed.policy.sum() == pytest.approx(1.0)
+        assert 0 <= mixed.action < PIXELS.num_actions
+        assert np.all(np.isfinite(mixed.q_values)) and np.isfinite(mixed.root_value)
+        np.testing.assert_allclose(
+            mixed.prior_logits, exact.prior_logits, atol=INFERENCE_ATOL, rtol=INFERENCE_RTOL
+        )
+        assert mixed.root_value == pytest.approx(exact.root_value, abs=0.2, rel=0.1)

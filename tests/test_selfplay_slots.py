@@ -11,7 +11,7 @@ import torch
 from conftest import REPO
 
 import muzero_lite.selfplay.worker
-from muzero_lite import interrupts
+from muzero_lite import acceleration, interrupts
 from muzero_lite.checkpoints import build_model, save_checkpoint
 from muzero_lite.config import EnvConfig, load_config
 from muzero_lite.envs import EmulatorPool, Environment
@@ -79,6 +79,26 @@ def test_slot_i_plays_what_one_slot_given_its_generator_plays(tmp_path, kind):
             np.testing.assert_allclose(mine.policies, game.policies, rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(mine.root_values, game.root_values, rtol=1e-5, atol=1e-5)
         alone.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_bfloat16_worker_writes_valid_games(tmp_path, monkeypatch, kind):
+    """selfplay.precision = bfloat16 (auto's choice on Mario where it measures faster): every
+    search kind plays on autocast inference, and every game written validates."""
+    monkeypatch.setattr(acceleration, "cpu_has_bf16", lambda: True)  # whatever this CPU has
+    config = cartpole(tmp_path, "selfplay.envs=4", "selfplay.precision=bfloat16", *KINDS[kind])
+    dirs = DataDirs(tmp_path / "data")
+    worker = Worker(config, dirs, worker_id=0, seed=1, log=lambda _: None)
+    assert worker.inference.dtype == torch.bfloat16
+    assert isinstance(worker.search_model, acceleration.AutocastModel)
+    while worker.games_played < 6:
+        worker.play_move(6)
+    worker.close()
+    files = sorted(dirs.games.glob("*.npz"))
+    assert len(files) == 6
+    for path in files:
+        game = load_game(path)  # validates
+        assert np.all(np.isfinite(game.root_values))
 
 
 def test_a_game_records_the_first_and_the_last_checkpoint_that_played_it(tmp_path):

@@ -8,6 +8,8 @@ All slots take up a newer checkpoint together, between moves; a game records the
 last checkpoint step that played it. A game that is interrupted is simply not written; one whose
 write fails (a full disk, say) or that fails validation is one log line, and the worker plays on.
 A checkpoint with non-finite weights is skipped for the newest finite one.
+The network calls run in the precision `selfplay.precision` chooses (`acceleration.for_selfplay`:
+bfloat16 where it measures faster at the worker's batch, else float32).
 
 Random state: slot i draws from its own generator, seeded from (seed, worker id, i), so slot i
 plays what a one-slot worker given that generator would play, up to ties that batched arithmetic
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 
 from muzero_lite import interrupts
+from muzero_lite.acceleration import for_selfplay
 from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.config import Config
 from muzero_lite.envs import EmulatorPool, Environment
@@ -62,6 +65,9 @@ class Worker:
             torch.manual_seed(seed * 1000 + worker_id)
             self.model = build_model(config, env)
         self.model.to(config.selfplay.device).eval()
+        self.search_model, self.inference = for_selfplay(
+            self.model, config.selfplay.precision, torch.device(config.selfplay.device), slots
+        )
         for folder in (dirs.games, dirs.gifs):
             folder.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(folder)
@@ -72,6 +78,7 @@ class Worker:
         )
         many = f", {slots} game slots" if slots > 1 else ""
         log(f"[worker {worker_id}] {name} ({env.num_actions} actions{many}), {weights}")
+        log(f"[worker {worker_id}] {self.inference.line()}")
         self.start_seconds = time.perf_counter() - start
         self.step = step or 0
         self.start_step = self.step
@@ -133,7 +140,8 @@ class Worker:
             return []
         interrupts.check()
         with interrupts.deferred():
-            advance([s.episode for s in playing], self.model, self.config, train_step=self.step)
+            episodes = [s.episode for s in playing]
+            advance(episodes, self.search_model, self.config, train_step=self.step)
             self.moves += len(playing)
             return [self._finish(s) for s in playing if s.episode.last is not None]
 
