@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from muzero_lite.finite import restore_buffers
-from networks import MuZeroNet, NetworkOutput
+from networks import Architecture, MuZeroNet, NetworkOutput
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 AUTO_MIN_SPEEDUP = 1.15
@@ -170,15 +170,7 @@ def time_representation(
 
     Nothing of the model changes: its BatchNorm statistics are put back, its gradients cleared.
     """
-    arch = model.arch
-    shape = (batch_size, arch.stack, *arch.observation_shape)
-    rng = torch.Generator(device).manual_seed(0)  # random inputs, the global stream untouched
-    observations = (
-        torch.randint(0, 256, shape, dtype=torch.uint8, device=device, generator=rng)
-        if arch.pixels
-        else torch.randn(shape, device=device, generator=rng)
-    )
-    prev_actions = torch.zeros(batch_size, arch.stack, dtype=torch.long, device=device)
+    observations, prev_actions = random_inputs(model.arch, batch_size, device)
     buffers = [b.clone() for b in model.buffers()]
     times = []
     for _ in range(repeats + 1):
@@ -192,6 +184,21 @@ def time_representation(
     restore_buffers(model, buffers)
     model.zero_grad(set_to_none=True)
     return min(times[1:])
+
+
+def random_inputs(
+    arch: Architecture, batch_size: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded random observations [B, N, *obs] and previous actions (all 0) for a timed pass,
+    drawn without touching the global random stream."""
+    shape = (batch_size, arch.stack, *arch.observation_shape)
+    rng = torch.Generator(device).manual_seed(0)
+    observations = (
+        torch.randint(0, 256, shape, dtype=torch.uint8, device=device, generator=rng)
+        if arch.pixels
+        else torch.randn(shape, device=device, generator=rng)
+    )
+    return observations, torch.zeros(batch_size, arch.stack, dtype=torch.long, device=device)
 
 
 @dataclass(frozen=True)
@@ -265,16 +272,8 @@ def time_inference(
     changed."""
     if dtype != torch.float32:
         model = copy.deepcopy(model).use_channels_last()
-    arch = model.arch
-    shape = (roots, arch.stack, *arch.observation_shape)
-    rng = torch.Generator(device).manual_seed(0)  # random inputs, the global stream untouched
-    observations = (
-        torch.randint(0, 256, shape, dtype=torch.uint8, device=device, generator=rng)
-        if arch.pixels
-        else torch.randn(shape, device=device, generator=rng)
-    )
-    prev_actions = torch.zeros(roots, arch.stack, dtype=torch.long, device=device)
-    actions = torch.arange(roots, device=device) % arch.num_actions
+    observations, prev_actions = random_inputs(model.arch, roots, device)
+    actions = torch.arange(roots, device=device) % model.arch.num_actions
     search_model = AutocastModel(model, dtype) if dtype != torch.float32 else model
     times = []
     for _ in range(repeats + 1):
