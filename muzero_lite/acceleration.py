@@ -38,6 +38,10 @@ AUTO_MIN_SPEEDUP = 1.15
 AUTO_MIN_SECONDS = 0.005
 """...and only for networks whose float32 pass takes this long: shorter passes gain nothing
 from autocast (its casts cost more), and their timings are too noisy to choose by."""
+SELFPLAY_MIN_SPEEDUP = 1.10
+"""A worker's auto takes bfloat16 from this speed-up, lower than the trainer's: 16 slots on Mario
+measured 1.13-1.44x in short measurements on one CPU (BENCHMARKS.md), around the trainer's 1.15,
+so that choice would flip from one start to the next."""
 COMPILED_PARTS = ("representation_net",)
 """What train.compile compiles: the representation network, where fusing BatchNorm and ReLU over
 large activations pays; the dynamics and the heads, on 6x6 states, measured slower compiled."""
@@ -117,9 +121,11 @@ def choose_precision(
     device: torch.device,
     time_pass: Callable[[torch.dtype], float],
     setting: str = "train.precision",
+    min_speedup: float = AUTO_MIN_SPEEDUP,
 ) -> tuple[torch.dtype, str]:
     """(dtype, why) for the precision `name` (of `setting`) on `device`; time_pass(dtype) ->
-    seconds is called only for "auto" on a CPU with bf16 instructions."""
+    seconds is called only for "auto" on a CPU with bf16 instructions, which then takes bfloat16
+    where it measures at least `min_speedup` times faster."""
     cuda = device.type == "cuda"
     if name == "float32":
         return torch.float32, f"{setting} = float32"
@@ -145,7 +151,7 @@ def choose_precision(
     if float32_s < AUTO_MIN_SECONDS:
         return torch.float32, f"auto: a pass takes {1000 * float32_s:.1f} ms, too short to gain"
     speedup = float32_s / time_pass(torch.bfloat16)
-    if speedup >= AUTO_MIN_SPEEDUP:
+    if speedup >= min_speedup:
         return torch.bfloat16, f"auto: bfloat16 measured {speedup:.2f}x float32 on this CPU"
     return torch.float32, f"auto: bfloat16 measured only {speedup:.2f}x float32 on this CPU"
 
@@ -247,15 +253,24 @@ def for_selfplay(
     """The model a worker's search calls, for `selfplay.precision`, and what was chosen.
 
     "auto" times the worker's calls at its batch (`roots` stacks, then as many hidden states):
-    float32 on `model` as it is against bfloat16 on a channels_last copy. With a lower precision,
-    a pixel network is made channels_last in place (the layout its bfloat16 kernels run fastest
-    in), and the model returned wraps it in autocast.
+    float32 on `model` as it is against bfloat16 on a channels_last copy, in turns, and takes
+    bfloat16 from SELFPLAY_MIN_SPEEDUP. With a lower precision, a pixel network is made
+    channels_last in place (the layout its bfloat16 kernels run fastest in), and the model
+    returned wraps it in autocast.
     """
+    times: dict[torch.dtype, float] = {}
+
+    def time_pass(dtype: torch.dtype) -> float:
+        if not times:  # both at once, in turns, so that a busy moment slows both alike
+            times.update(time_inference(model, roots, device))
+        return times[dtype]
+
     dtype, why = choose_precision(
         precision,
         device,
-        lambda dtype: time_inference(model, dtype, roots, device),
+        time_pass,
         setting="selfplay.precision",
+        min_speedup=SELFPLAY_MIN_SPEEDUP,
     )
     if dtype == torch.float32:
         return model, Inference(dtype, why, model.channels_last)
@@ -264,21 +279,23 @@ def for_selfplay(
 
 
 def time_inference(
-    model: MuZeroNet, dtype: torch.dtype, roots: int, device: torch.device, repeats: int = 10
-) -> float:
+    model: MuZeroNet, roots: int, device: torch.device, rounds: int = 10
+) -> dict[torch.dtype, float]:
     """Seconds of one initial inference of `roots` stacks and one recurrent inference of their
-    hidden states under autocast to `dtype` (float32: none; a lower precision on a channels_last
-    copy of a pixel network), the fastest of `repeats` after one warm-up. `model` is not
+    hidden states, in float32 on `model` and in bfloat16 autocast on a channels_last copy (of a
+    pixel network): the fastest of `rounds` turns each, after one warm-up. `model` is not
     changed."""
-    if dtype != torch.float32:
-        model = copy.deepcopy(model).use_channels_last()
     observations, prev_actions = random_inputs(model.arch, roots, device)
     actions = torch.arange(roots, device=device) % model.arch.num_actions
-    search_model = AutocastModel(model, dtype) if dtype != torch.float32 else model
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        root = search_model.initial_inference(observations, prev_actions)
-        search_model.recurrent_inference(root.hidden, actions).value.sum().item()
-        times.append(time.perf_counter() - start)
-    return min(times[1:])
+    variants = {
+        torch.float32: model,
+        torch.bfloat16: AutocastModel(copy.deepcopy(model).use_channels_last(), torch.bfloat16),
+    }
+    times: dict[torch.dtype, list[float]] = {dtype: [] for dtype in variants}
+    for _ in range(rounds + 1):
+        for dtype, search_model in variants.items():
+            start = time.perf_counter()
+            root = search_model.initial_inference(observations, prev_actions)
+            search_model.recurrent_inference(root.hidden, actions).value.sum().item()
+            times[dtype].append(time.perf_counter() - start)
+    return {dtype: min(seconds[1:]) for dtype, seconds in times.items()}
