@@ -9,16 +9,14 @@
   in memory, the layout the convolution kernels of CPUs and GPUs prefer.
 - compilation (`train.compile`): torch.compile fuses the representation network's operations.
 
-Self-play (`selfplay.precision`, `for_selfplay`): the same choice of precision, made for a
-worker's network calls, which are inference only and as large as its game slots. One stack per
-call (one slot) measured slower in bfloat16 than in float32; 16 stacks measured faster, with the
-pixel network channels_last (`bench/inference_precision.py`, BENCHMARKS.md). So "auto" measures
-the worker's own batch at start: float32 (contiguous) against bfloat16 on a channels_last copy,
-and keeps the faster, by the trainer's rule.
+Self-play (`selfplay.precision`, `for_selfplay`): a worker's network calls, inference only, run
+under autocast too where they are large enough to gain: "auto" takes bfloat16 for a pixel
+network with at least SELFPLAY_MIN_SLOTS game slots on a device that has it, float32 otherwise
+(one stack per call measured slower in bfloat16 than in float32; `bench/inference_precision.py`,
+BENCHMARKS.md).
 """
 
 import contextlib
-import copy
 import importlib.util
 import platform
 import shutil
@@ -38,10 +36,12 @@ AUTO_MIN_SPEEDUP = 1.15
 AUTO_MIN_SECONDS = 0.005
 """...and only for networks whose float32 pass takes this long: shorter passes gain nothing
 from autocast (its casts cost more), and their timings are too noisy to choose by."""
-SELFPLAY_MIN_SPEEDUP = 1.10
-"""A worker's auto takes bfloat16 from this speed-up, lower than the trainer's: 16 slots on Mario
-measured 1.13-1.44x in short measurements on one CPU (BENCHMARKS.md), around the trainer's 1.15,
-so that choice would flip from one start to the next."""
+SELFPLAY_MIN_SLOTS = 8
+"""A worker's auto takes a lower precision from this many game slots, for pixel networks: one
+stack per call measured 0.65x float32 in bfloat16 here, 4 about 1.1x, 8 and 16 about 1.3x
+(`bench/inference_precision.py --roots N`, BENCHMARKS.md). A rule, not a measurement at start:
+short timings on a shared machine flip from one start to the next, and a worker's play should
+not depend on them."""
 COMPILED_PARTS = ("representation_net",)
 """What train.compile compiles: the representation network, where fusing BatchNorm and ReLU over
 large activations pays; the dynamics and the heads, on 6x6 states, measured slower compiled."""
@@ -121,11 +121,9 @@ def choose_precision(
     device: torch.device,
     time_pass: Callable[[torch.dtype], float],
     setting: str = "train.precision",
-    min_speedup: float = AUTO_MIN_SPEEDUP,
 ) -> tuple[torch.dtype, str]:
     """(dtype, why) for the precision `name` (of `setting`) on `device`; time_pass(dtype) ->
-    seconds is called only for "auto" on a CPU with bf16 instructions, which then takes bfloat16
-    where it measures at least `min_speedup` times faster."""
+    seconds is called only for "auto" on a CPU with bf16 instructions."""
     cuda = device.type == "cuda"
     if name == "float32":
         return torch.float32, f"{setting} = float32"
@@ -151,7 +149,7 @@ def choose_precision(
     if float32_s < AUTO_MIN_SECONDS:
         return torch.float32, f"auto: a pass takes {1000 * float32_s:.1f} ms, too short to gain"
     speedup = float32_s / time_pass(torch.bfloat16)
-    if speedup >= min_speedup:
+    if speedup >= AUTO_MIN_SPEEDUP:
         return torch.bfloat16, f"auto: bfloat16 measured {speedup:.2f}x float32 on this CPU"
     return torch.float32, f"auto: bfloat16 measured only {speedup:.2f}x float32 on this CPU"
 
@@ -209,16 +207,16 @@ def random_inputs(
 
 @dataclass(frozen=True)
 class Inference:
-    """How a worker runs its network calls, and why; `line()` is what its log says."""
+    """How a worker runs its network calls: the model its search calls (the network, or the
+    network under autocast), the precision and why; `line()` is what its log says."""
 
+    search_model: "MuZeroNet | AutocastModel"
     dtype: torch.dtype  # torch.float32: no autocast
     why: str
-    channels_last: bool
 
     def line(self) -> str:
         precision = next(name for name, dtype in PRECISIONS.items() if dtype == self.dtype)
-        memory = "channels_last" if self.channels_last else "contiguous"
-        return f"inference {precision}, {memory} ({self.why})"
+        return f"inference {precision} ({self.why})"
 
 
 class AutocastModel:
@@ -247,55 +245,30 @@ def _float32(out: NetworkOutput) -> NetworkOutput:
     )
 
 
-def for_selfplay(
-    model: MuZeroNet, precision: str, device: torch.device, roots: int
-) -> tuple[MuZeroNet | AutocastModel, Inference]:
-    """The model a worker's search calls, for `selfplay.precision`, and what was chosen.
-
-    "auto" times the worker's calls at its batch (`roots` stacks, then as many hidden states):
-    float32 on `model` as it is against bfloat16 on a channels_last copy, in turns, and takes
-    bfloat16 from SELFPLAY_MIN_SPEEDUP. With a lower precision, a pixel network is made
-    channels_last in place (the layout its bfloat16 kernels run fastest in), and the model
-    returned wraps it in autocast.
-    """
-    times: dict[torch.dtype, float] = {}
-
-    def time_pass(dtype: torch.dtype) -> float:
-        if not times:  # both at once, in turns, so that a busy moment slows both alike
-            times.update(time_inference(model, roots, device))
-        return times[dtype]
-
-    dtype, why = choose_precision(
-        precision,
-        device,
-        time_pass,
-        setting="selfplay.precision",
-        min_speedup=SELFPLAY_MIN_SPEEDUP,
-    )
-    if dtype == torch.float32:
-        return model, Inference(dtype, why, model.channels_last)
-    model.use_channels_last()
-    return AutocastModel(model, dtype), Inference(dtype, why, model.channels_last)
+def for_selfplay(model: MuZeroNet, precision: str, device: torch.device, slots: int) -> Inference:
+    """How a worker with `slots` game slots runs `model` for `selfplay.precision`."""
+    dtype, why = selfplay_precision(precision, device, pixels=model.arch.pixels, slots=slots)
+    return Inference(model if dtype == torch.float32 else AutocastModel(model, dtype), dtype, why)
 
 
-def time_inference(
-    model: MuZeroNet, roots: int, device: torch.device, rounds: int = 10
-) -> dict[torch.dtype, float]:
-    """Seconds of one initial inference of `roots` stacks and one recurrent inference of their
-    hidden states, in float32 on `model` and in bfloat16 autocast on a channels_last copy (of a
-    pixel network): the fastest of `rounds` turns each, after one warm-up. `model` is not
-    changed."""
-    observations, prev_actions = random_inputs(model.arch, roots, device)
-    actions = torch.arange(roots, device=device) % model.arch.num_actions
-    variants = {
-        torch.float32: model,
-        torch.bfloat16: AutocastModel(copy.deepcopy(model).use_channels_last(), torch.bfloat16),
-    }
-    times: dict[torch.dtype, list[float]] = {dtype: [] for dtype in variants}
-    for _ in range(rounds + 1):
-        for dtype, search_model in variants.items():
-            start = time.perf_counter()
-            root = search_model.initial_inference(observations, prev_actions)
-            search_model.recurrent_inference(root.hidden, actions).value.sum().item()
-            times[dtype].append(time.perf_counter() - start)
-    return {dtype: min(seconds[1:]) for dtype, seconds in times.items()}
+def selfplay_precision(
+    name: str, device: torch.device, *, pixels: bool, slots: int
+) -> tuple[torch.dtype, str]:
+    """(dtype, why) for selfplay.precision `name`. "auto" takes a lower precision only for a
+    pixel network with at least SELFPLAY_MIN_SLOTS slots: bfloat16 where the device has it, else
+    float16 on a GPU and float32 on a CPU. A precision by name is taken as the trainer's is."""
+    if name != "auto":
+        return choose_precision(name, device, lambda dtype: 0.0, setting="selfplay.precision")
+    if not pixels:
+        return torch.float32, "auto: a vector network's calls are too small to gain"
+    if slots < SELFPLAY_MIN_SLOTS:
+        return torch.float32, (
+            f"auto: {slots} game slot{'s' if slots > 1 else ''}, too small a call to gain; "
+            f"a lower precision from {SELFPLAY_MIN_SLOTS}"
+        )
+    cuda = device.type == "cuda"
+    if torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16():
+        return torch.bfloat16, f"auto: bfloat16 for {slots} game slots, which this device has"
+    if cuda:
+        return torch.float16, f"auto: float16 for {slots} game slots, on a GPU without bfloat16"
+    return torch.float32, "auto: this CPU has no bf16 instructions"

@@ -155,10 +155,9 @@ class SelfPlayConfig:
     """Device for the worker's network: cpu or cuda."""
     precision: str = "auto"
     """Of the worker's network calls (inference only): float32, bfloat16 or float16 (CUDA only),
-    under autocast, or auto: on a CPU with bf16 instructions, bfloat16 (pixel networks then
-    channels_last) where a short measurement at start of the worker's own batch (one stack per
-    game slot) finds it faster, else float32; on a GPU, bfloat16 where it has it, else float16.
-    Evaluation plays in float32."""
+    under autocast, or auto: bfloat16 for a pixel network with 8 or more game slots on a CPU with
+    bf16 instructions (or a GPU with bfloat16; float16 on one without), else float32 (one stack
+    per call measured slower in bfloat16). Evaluation plays in float32."""
     max_env_steps_per_train_step: float = 0.0
     """Pace: start no new game while this worker's env steps exceed pace_free_steps plus this
     many per trainer step since it started; games in progress play on (0: never hold back)."""

@@ -26,6 +26,7 @@ from muzero_lite.acceleration import (
     choose_precision,
     compile_problem,
     for_selfplay,
+    selfplay_precision,
 )
 from muzero_lite.config import (
     GumbelConfig,
@@ -326,56 +327,40 @@ INFERENCE_ATOL, INFERENCE_RTOL = 5e-2, 5e-2
 
 
 @pytest.mark.parametrize(
-    "name, has_bf16, float32_s, bfloat16_s, expected",
+    "name, device, has_bf16, pixels, slots, expected",
     [
-        ("auto", True, 0.012, 0.008, torch.bfloat16),  # measured 1.5x at the worker's batch
-        ("auto", True, 0.012, 0.0108, torch.bfloat16),  # 1.11x: past the workers' 1.10
-        ("auto", True, 0.012, 0.0112, torch.float32),  # 1.07x: not worth it
-        ("auto", True, 0.001, 0.0005, torch.float32),  # one slot's calls: too short to gain
-        ("auto", False, 0.012, 0.008, torch.float32),  # no bf16 instructions
-        ("float32", True, 0.012, 0.008, torch.float32),
-        ("bfloat16", True, 0.012, 0.02, torch.bfloat16),  # asked for
+        ("auto", CPU, True, True, 16, torch.bfloat16),
+        ("auto", CPU, True, True, 8, torch.bfloat16),
+        ("auto", CPU, True, True, 7, torch.float32),  # one slot's calls measured slower
+        ("auto", CPU, True, False, 16, torch.float32),  # vector networks: calls too small
+        ("auto", CPU, False, True, 16, torch.float32),  # no bf16 instructions
+        ("auto", CUDA, True, True, 16, torch.bfloat16),
+        ("auto", CUDA, False, True, 16, torch.float16),
+        ("float32", CPU, True, True, 16, torch.float32),
+        ("bfloat16", CPU, True, False, 1, torch.bfloat16),  # asked for, whatever the batch
+        ("bfloat16", CPU, False, True, 16, torch.float32),  # falls back
+        ("float16", CPU, True, True, 16, torch.float32),  # CUDA only
     ],
 )
-def test_selfplay_precision_choice(monkeypatch, name, has_bf16, float32_s, bfloat16_s, expected):
+def test_selfplay_precision_choice(monkeypatch, name, device, has_bf16, pixels, slots, expected):
     monkeypatch.setattr(acceleration, "cpu_has_bf16", lambda: has_bf16)
-    roots_seen = []
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: has_bf16)
+    dtype, why = selfplay_precision(name, device, pixels=pixels, slots=slots)
+    assert dtype == expected
+    assert why.startswith("auto" if name == "auto" else f"selfplay.precision = {name}") or (
+        "float32" in why  # a fallback says so
+    )
 
-    def time_inference(model, roots, device):
-        roots_seen.append(roots)
-        return {torch.float32: float32_s, torch.bfloat16: bfloat16_s}
 
-    monkeypatch.setattr(acceleration, "time_inference", time_inference)
+def test_a_worker_searches_its_own_network_under_autocast(monkeypatch):
+    monkeypatch.setattr(acceleration, "cpu_has_bf16", lambda: True)
     model = trained_for_a_while(PIXELS).eval()
-    search_model, inference = for_selfplay(model, name, CPU, roots=16)
-    assert inference.dtype == expected
-    assert inference.why.startswith("auto" if name == "auto" else f"selfplay.precision = {name}")
-    assert set(roots_seen) <= {16}  # measured at the worker's own batch
-    if expected == torch.float32:
-        assert search_model is model and not model.channels_last
-    else:
-        assert isinstance(search_model, AutocastModel) and search_model.model is model
-        assert model.channels_last  # bfloat16 kernels run fastest on channels_last
-    assert inference.line().startswith(f"inference {str(expected).removeprefix('torch.')}")
-
-
-def test_weights_loaded_into_a_channels_last_worker_keep_its_layout():
-    worker_model = trained_for_a_while(PIXELS).eval().use_channels_last()
-    newer = MuZeroNet(PIXELS)
-    worker_model.load_state_dict(newer.state_dict())  # what a checkpoint pick-up does
-    weight = worker_model.representation_net.net[0].weight
-    assert weight.is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(weight, newer.representation_net.net[0].weight)
-
-
-def test_measuring_inference_changes_nothing_in_the_network():
-    model = trained_for_a_while(PIXELS).eval()
-    before = copy.deepcopy(model.state_dict())
-    seconds = acceleration.time_inference(model, 4, CPU, rounds=1)
-    assert set(seconds) == {torch.float32, torch.bfloat16} and min(seconds.values()) > 0
-    assert not model.channels_last
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(tensor, before[name]), name
+    inference = for_selfplay(model, "auto", CPU, slots=16)
+    assert isinstance(inference.search_model, AutocastModel)
+    assert inference.search_model.model is model  # weights loaded into it are used at once
+    assert inference.line().startswith("inference bfloat16 (auto")
+    alone = for_selfplay(model, "auto", CPU, slots=1)
+    assert alone.search_model is model and alone.dtype == torch.float32
 
 
 def test_selfplay_inference_runs_in_bfloat16_close_to_float32():
@@ -386,7 +371,7 @@ def test_selfplay_inference_runs_in_bfloat16_close_to_float32():
     actions = torch.as_tensor(batch.actions[:, 0])
     exact = model.initial_inference(observations, prev_actions)
     exact_next = model.recurrent_inference(exact.hidden, actions)
-    mixed_model = AutocastModel(copy.deepcopy(model).use_channels_last(), torch.bfloat16)
+    mixed_model = AutocastModel(model, torch.bfloat16)
     mixed = mixed_model.initial_inference(observations, prev_actions)
     mixed_next = mixed_model.recurrent_inference(mixed.hidden, actions)
     assert mixed.hidden.dtype == torch.bfloat16 == mixed_next.hidden.dtype  # autocast did run
@@ -415,7 +400,7 @@ def test_every_search_kind_runs_on_bfloat16_inference(kind):
     results = {}
     for name, search_model in [
         ("float32", model),
-        ("bfloat16", AutocastModel(copy.deepcopy(model).use_channels_last(), torch.bfloat16)),
+        ("bfloat16", AutocastModel(model, torch.bfloat16)),
     ]:
         rngs = [np.random.default_rng(i) for i in range(3)]
         results[name] = search_batch(

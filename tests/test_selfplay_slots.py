@@ -90,7 +90,8 @@ def test_a_bfloat16_worker_writes_valid_games(tmp_path, monkeypatch, kind):
     dirs = DataDirs(tmp_path / "data")
     worker = Worker(config, dirs, worker_id=0, seed=1, log=lambda _: None)
     assert worker.inference.dtype == torch.bfloat16
-    assert isinstance(worker.search_model, acceleration.AutocastModel)
+    assert isinstance(worker.inference.search_model, acceleration.AutocastModel)
+    assert worker.inference.search_model.model is worker.model  # checkpoints load into it
     while worker.games_played < 6:
         worker.play_move(6)
     worker.close()

@@ -9,7 +9,7 @@ last checkpoint step that played it. A game that is interrupted is simply not wr
 write fails (a full disk, say) or that fails validation is one log line, and the worker plays on.
 A checkpoint with non-finite weights is skipped for the newest finite one.
 The network calls run in the precision `selfplay.precision` chooses (`acceleration.for_selfplay`:
-bfloat16 where it measures faster at the worker's batch, else float32).
+bfloat16 autocast for a pixel network with 8 or more slots where the CPU has it, else float32).
 
 Random state: slot i draws from its own generator, seeded from (seed, worker id, i), so slot i
 plays what a one-slot worker given that generator would play, up to ties that batched arithmetic
@@ -65,7 +65,7 @@ class Worker:
             torch.manual_seed(seed * 1000 + worker_id)
             self.model = build_model(config, env)
         self.model.to(config.selfplay.device).eval()
-        self.search_model, self.inference = for_selfplay(
+        self.inference = for_selfplay(
             self.model, config.selfplay.precision, torch.device(config.selfplay.device), slots
         )
         for folder in (dirs.games, dirs.gifs):
@@ -141,7 +141,7 @@ class Worker:
         interrupts.check()
         with interrupts.deferred():
             episodes = [s.episode for s in playing]
-            advance(episodes, self.search_model, self.config, train_step=self.step)
+            advance(episodes, self.inference.search_model, self.config, train_step=self.step)
             self.moves += len(playing)
             return [self._finish(s) for s in playing if s.episode.last is not None]
 
