@@ -77,8 +77,10 @@ class Worker:
             f"checkpoint step {step}" if step is not None else "no checkpoint yet: random network"
         )
         many = f", {slots} game slots" if slots > 1 else ""
-        log(f"[worker {worker_id}] {name} ({env.num_actions} actions{many}), {weights}")
-        log(f"[worker {worker_id}] {self.inference.line()}")
+        log(
+            f"[worker {worker_id}] {name} ({env.num_actions} actions{many}), {weights}; "
+            f"{self.inference.line()}"
+        )
         self.start_seconds = time.perf_counter() - start
         self.step = step or 0
         self.start_step = self.step
