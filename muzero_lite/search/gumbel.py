@@ -26,8 +26,8 @@ import math
 import numpy as np
 import torch
 
-from muzero_lite.search.base import Generators, SearchModel, SearchResult, per_root
-from muzero_lite.search.mcts import Node, backup, expand, expand_leaves
+from muzero_lite.search.base import Generators, SearchModel, SearchResult
+from muzero_lite.search.mcts import Node, backup, expand_leaves, expand_roots
 
 TINY = 1e-30  # floor of a prior before its log: an underflowed prior stays a valid logit
 
@@ -129,11 +129,7 @@ def gumbel_search(
         from root by root, in order.
       greedy: evaluation: no Gumbel noise, so the search and its action are deterministic.
     """
-    rngs = per_root(rng, len(observations))
-    out = model.initial_inference(observations, prev_actions)
-    roots = [Node(1.0) for _ in rngs]
-    expand(roots, out)
-    prior_logits = out.policy_logits.double().cpu().numpy()  # [B, A]
+    rngs, roots, prior_logits = expand_roots(model, observations, prev_actions, rng)
     num_actions = prior_logits.shape[1]
     gumbels = [  # [B][A]
         np.zeros(num_actions) if greedy else root_rng.gumbel(size=num_actions) for root_rng in rngs

@@ -78,6 +78,18 @@ class Node:
         return self.reward + discount * self.value()
 
 
+def expand_roots(
+    model: SearchModel, observations: torch.Tensor, prev_actions: torch.Tensor, rng: Generators
+) -> tuple[list[np.random.Generator], list[Node], np.ndarray]:
+    """The roots of B searches, expanded in one initial inference: (one generator per root, the
+    roots, the policy network's logits at each [B, A] in float64)."""
+    rngs = per_root(rng, len(observations))
+    out = model.initial_inference(observations, prev_actions)
+    roots = [Node(1.0) for _ in rngs]
+    expand(roots, out)
+    return rngs, roots, out.policy_logits.double().cpu().numpy()
+
+
 def expand(nodes: list["Node"], out: NetworkOutput) -> None:
     """Give each node its hidden state, reward, value and one child per action ([B] outputs)."""
     priors = torch.softmax(out.policy_logits.double(), dim=1).cpu().tolist()  # [B, A]
@@ -208,11 +220,7 @@ def mcts_search(
         one (all the roots' noise is drawn from it, root by root, then all their actions).
       greedy: evaluation: no noise, the most visited action (ties to the higher Q).
     """
-    rngs = per_root(rng, len(observations))
-    out = model.initial_inference(observations, prev_actions)
-    roots = [Node(1.0) for _ in rngs]
-    expand(roots, out)
-    prior_logits = out.policy_logits.double().cpu().numpy()  # [B, A]
+    rngs, roots, prior_logits = expand_roots(model, observations, prev_actions, rng)
     if not greedy and noise_fraction > 0:
         for root, root_rng in zip(roots, rngs, strict=True):
             add_dirichlet_noise(root, dirichlet_alpha, noise_fraction, root_rng)
