@@ -45,7 +45,7 @@ from muzero_lite.checkpoints import build_model, load_latest
 from muzero_lite.cli import stop_on_signals
 from muzero_lite.config import Config, load_config
 from muzero_lite.envs import Environment
-from muzero_lite.evaluation import distinct_trajectories, evaluate
+from muzero_lite.evaluation import by_stage, distinct_trajectories, evaluate
 from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.launcher import start_run, stop_all
 from muzero_lite.monitor import RunMonitor
@@ -97,10 +97,7 @@ def figures(results: list[GameMetadata]) -> dict:
 
 def per_stage(results: list[GameMetadata]) -> dict[str, dict]:
     """`figures` of each stage (or env id) the games played, in the order first played."""
-    groups: dict[str, list[GameMetadata]] = {}
-    for r in results:
-        groups.setdefault(r.stage or r.env_id or "all", []).append(r)
-    return {stage: figures(games) for stage, games in groups.items()}
+    return {stage: figures(games) for stage, games in by_stage(results).items()}
 
 
 def first_flag(curve: list[dict[str, Any]]) -> tuple[float | None, int | None]:

@@ -108,12 +108,18 @@ def distinct_trajectories(results: list[EvalEpisode]) -> int:
 
 def summarize(results: list[EvalEpisode]) -> dict[str, dict[str, Any]]:
     """Per stage (Mario) or env id, and "all": count, mean/std/min/max of each figure, flag rate."""
-    groups: dict[str, list[GameMetadata]] = {}
-    for meta in (r.metadata for r in results):
-        groups.setdefault(meta.stage or meta.env_id, []).append(meta)
+    groups = by_stage([r.metadata for r in results])
     if len(groups) > 1:
         groups["all"] = [r.metadata for r in results]
     return {name: _figures(games) for name, games in groups.items()}
+
+
+def by_stage(games: list[GameMetadata]) -> dict[str, list[GameMetadata]]:
+    """The games of each Mario stage (or env id), in the order first played."""
+    groups: dict[str, list[GameMetadata]] = {}
+    for meta in games:
+        groups.setdefault(meta.stage or meta.env_id, []).append(meta)
+    return groups
 
 
 def _figures(games: list[GameMetadata]) -> dict[str, Any]:
