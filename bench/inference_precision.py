@@ -7,8 +7,8 @@ Times the two calls a worker's search makes, at the batch sizes it makes them: t
 inference of one observation stack per game slot (`--roots`, default `selfplay.envs`), and a
 recurrent inference of `search.truncated.width` hidden states per root. Each variant (float32;
 bfloat16 autocast; each also with channels_last) runs 50 calls per round in turns; the median
-over the rounds of calls per second is reported, and its ratio to float32. A worker with
-`selfplay.precision = "auto"` makes the same comparison, shorter, at its start.
+over the rounds of calls per second is reported, and its ratio to float32. These figures are the
+evidence for `selfplay.precision = "auto"`'s rule (bfloat16 from 8 slots; BENCHMARKS.md).
 """
 
 import argparse
