@@ -38,10 +38,10 @@ AUTO_MIN_SECONDS = 0.005
 from autocast (its casts cost more), and their timings are too noisy to choose by."""
 SELFPLAY_MIN_SLOTS = 8
 """A worker's auto takes a lower precision from this many game slots, for pixel networks: one
-stack per call measured 0.65x float32 in bfloat16 here, 4 about 1.1x, 8 and 16 about 1.3x
-(`bench/inference_precision.py --roots N`, BENCHMARKS.md). A rule, not a measurement at start:
-short timings on a shared machine flip from one start to the next, and a worker's play should
-not depend on them."""
+stack per call measured slower in bfloat16 than in float32, 8 or more faster
+(`bench/inference_precision.py --roots N`; the figures are in BENCHMARKS.md). A rule, not a
+measurement at start: short timings on a shared machine flip from one start to the next, and a
+worker's play should not depend on them."""
 COMPILED_PARTS = ("representation_net",)
 """What train.compile compiles: the representation network, where fusing BatchNorm and ReLU over
 large activations pays; the dynamics and the heads, on 6x6 states, measured slower compiled."""

@@ -211,8 +211,8 @@ class TrainConfig:
     representation of the state really observed (0: off, as in MuZero)."""
     consistency_steps: int = 0
     """Unroll steps per position the consistency loss compares, drawn at random without
-    replacement (0: all K). Each costs one more representation pass per position: on Mario all
-    five made a training step about three times as slow (BENCHMARKS.md)."""
+    replacement (0: all K). Each costs one more representation pass per position (its cost on
+    Mario is in BENCHMARKS.md)."""
     augment_shift: int = 0
     """Pixels only: each sampled observation stack is shifted by up to this many pixels in each
     direction (one random shift for all frames of a stack; edges repeated), as the trainer sees

@@ -41,7 +41,6 @@ def test_launcher_runs_and_stops_cleanly(tmp_path):
         launch(tmp_path, "--minutes", "0.25"), cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr  # 0: every child's status was 0
-    assert "games " in result.stdout and "env steps" in result.stdout
     assert processes_using(tmp_path) == []
     logs = sorted(p.name for p in (tmp_path / "logs").iterdir())
     assert logs == ["train.log", "worker-0.log"]  # it started a trainer and one worker
@@ -56,9 +55,7 @@ def test_ctrl_c_stops_every_process(tmp_path):
         time.sleep(0.2)
     launcher.send_signal(signal.SIGINT)
     out, _ = launcher.communicate(timeout=90)
-    assert launcher.returncode == 0, out
-    # the children's exit statuses, which only the launcher sees (printed once it stopped them)
-    assert "stopped: trainer (0), worker 0 (0)" in out
+    assert launcher.returncode == 0, out  # 0: every child's exit status was 0 as well
     assert processes_using(tmp_path) == []
 
 
@@ -73,7 +70,6 @@ def test_evaluate_writes_a_summary_per_stage(tmp_path):
     command += ["--episodes", "2", "--gifs", "--json", str(summary)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "x_pos" in result.stdout and "1-1" in result.stdout and "4-1" in result.stdout
     report = json.loads(summary.read_text())
     assert report["checkpoint_step"] == 9
     assert [e["stage"] for e in report["episodes"]] == ["1-1", "4-1"]

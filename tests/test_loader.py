@@ -269,9 +269,7 @@ def test_a_file_larger_than_the_largest_game_is_refused_unread(tmp_path):
 # prints the peak resident memory after each, with what the loader took and said. Linux carries
 # a process's peak across fork and exec, so it runs as the grandchild of a fresh interpreter
 # (FRESH): a child of pytest itself would start at pytest's peak.
-FRESH = (
-    "import subprocess, sys; sys.exit(subprocess.run([sys.executable, *sys.argv[1:]]).returncode)"
-)
+FRESH = CHILDREN / "fresh.py"
 PEAK_RSS = CHILDREN / "peak_rss.py"
 
 
@@ -311,7 +309,7 @@ def test_a_game_declaring_gigabytes_is_quarantined_without_allocating_them(tmp_p
         entries = {**honest, entry.name: entry}.values()
         write(folders[-1], f"20260101-000000-w00-{kind}.npz", zip_bytes(list(entries)))
     result = subprocess.run(
-        [sys.executable, "-c", FRESH, str(PEAK_RSS), *map(str, folders)],
+        [sys.executable, str(FRESH), str(PEAK_RSS), *map(str, folders)],
         cwd=REPO, env=CHILD_ENV, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
