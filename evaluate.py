@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from muzero_lite.checkpoints import CheckpointError, build_model, load_latest, load_weights
-from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
+from muzero_lite.cli import add_config_arguments, check_writable, config_from, data_dirs, run_entry
 from muzero_lite.envs import Environment
 from muzero_lite.evaluation import evaluate, format_table, summarize
-from muzero_lite.paths import DataDirs
+from muzero_lite.storage import location
 
 
 def main() -> int:
@@ -55,7 +55,7 @@ def main() -> int:
         "(default: all for vector observations, 1 for frames)",
     )
     parser.add_argument(
-        "--json", type=Path, default=None, help="summary file (default: eval/ in the data dir)"
+        "--json", type=Path, default=None, help="summary file (default: eval/ in the local folder)"
     )
     args = parser.parse_args()
     if args.episodes < 1:
@@ -68,7 +68,7 @@ def main() -> int:
     if args.json is None or args.gifs:  # the summary or the GIFs go into the data folder
         check_writable(args.data_dir)
     torch.set_num_threads(config.selfplay.threads)
-    dirs = DataDirs(args.data_dir)
+    dirs = data_dirs(args)
     env = Environment(config.env)
     model = build_model(config, env)
     if args.checkpoint == "latest":
@@ -78,7 +78,7 @@ def main() -> int:
                 f"no checkpoint in {dirs.checkpoints}: train first, or pass --checkpoint PATH"
             )
     else:
-        step = load_weights(Path(args.checkpoint), model)
+        step = load_weights(location(args.checkpoint), model)
     print(f"evaluating checkpoint step {step}: {args.episodes} greedy episodes", flush=True)
     gif_dir = dirs.gifs / "eval" if args.gifs else None
     results = evaluate(
@@ -98,7 +98,7 @@ def main() -> int:
     print(format_table(summary))
     path = (
         args.json
-        or dirs.root / "eval" / f"eval-step{step:08d}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        or dirs.local / "eval" / f"eval-step{step:08d}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     episodes = [episode.to_json() for episode in results]

@@ -11,8 +11,7 @@ interrupts.hold()  # a Ctrl-C while the imports below load is kept: a clean stop
 
 import argparse
 
-from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
-from muzero_lite.paths import DataDirs
+from muzero_lite.cli import add_config_arguments, check_writable, config_from, data_dirs, run_entry
 from muzero_lite.selfplay.worker import run_worker
 
 
@@ -35,9 +34,7 @@ def main() -> int:
         parser.error("--games must be at least 1")
     config = config_from(args)
     check_writable(args.data_dir)
-    run_worker(
-        config, DataDirs(args.data_dir), games=args.games, worker_id=args.worker_id, seed=args.seed
-    )
+    run_worker(config, data_dirs(args), games=args.games, worker_id=args.worker_id, seed=args.seed)
     return 0
 
 

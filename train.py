@@ -11,8 +11,7 @@ interrupts.hold()  # a Ctrl-C while the imports below load is kept: a clean stop
 
 import argparse
 
-from muzero_lite.cli import add_config_arguments, check_writable, config_from, run_entry
-from muzero_lite.paths import DataDirs
+from muzero_lite.cli import add_config_arguments, check_writable, config_from, data_dirs, run_entry
 from muzero_lite.trainer import Trainer
 
 
@@ -31,7 +30,7 @@ def main() -> int:
         parser.error("--steps must be at least 1")
     config = config_from(args)
     check_writable(args.data_dir)
-    Trainer(config, DataDirs(args.data_dir), resume=args.resume, seed=args.seed).run(args.steps)
+    Trainer(config, data_dirs(args), resume=args.resume, seed=args.seed).run(args.steps)
     return 0
 
 

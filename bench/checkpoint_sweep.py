@@ -83,7 +83,7 @@ def train(args, overrides: list[str], dirs: DataDirs) -> None:
     """Trainer plus one worker until the games on disk hold `--env-steps` env steps."""
     monitor = RunMonitor(dirs)
     start = time.monotonic()
-    children = start_run(args.config, overrides, dirs.root, 1, args.seed, dirs.root / "logs")
+    children = start_run(args.config, overrides, dirs, 1, args.seed, dirs.root / "logs")
     try:
         while monitor.env_steps < args.env_steps:
             time.sleep(5)

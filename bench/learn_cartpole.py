@@ -76,9 +76,7 @@ def main() -> None:
         dirs = DataDirs(folder)
         monitor = RunMonitor(dirs)
         start = time.monotonic()
-        children = start_run(
-            args.config, args.overrides, dirs.root, 1, args.seed, dirs.root / "logs"
-        )
+        children = start_run(args.config, args.overrides, dirs, 1, args.seed, dirs.root / "logs")
         try:
             next_eval = args.eval_every
             while next_eval <= 60 * args.minutes + 1e-9:

@@ -50,6 +50,7 @@ from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.launcher import start_run, stop_all
 from muzero_lite.monitor import RunMonitor
 from muzero_lite.paths import DataDirs
+from muzero_lite.storage import location
 from networks import MuZeroNet
 
 
@@ -151,7 +152,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--data-dir", type=Path, default=None, help="keep the run here (default: a temp dir)"
+        "--data-dir",
+        type=location,
+        default=None,
+        help="keep the run here, a path or a URL such as s3://bucket/run (default: a temp dir)",
     )
     parser.add_argument("--csv", type=Path, default=Path("bench/results/learn_mario.csv"))
     parser.add_argument("--json", type=Path, default=None)
@@ -205,12 +209,12 @@ def train_and_evaluate(
         monitor = RunMonitor(dirs)
         # The processes read the config as this process loaded it: an edit of the file during
         # the baseline would otherwise reach them and not this process's evaluations.
-        dirs.root.mkdir(parents=True, exist_ok=True)
-        snapshot = dirs.root / "config.toml"
+        dirs.local.mkdir(parents=True, exist_ok=True)
+        snapshot = dirs.local / "config.toml"
         snapshot.write_text(config_text)
         start = time.monotonic()
         children = start_run(
-            str(snapshot), overrides, dirs.root, args.workers, args.seed, dirs.root / "logs"
+            str(snapshot), overrides, dirs, args.workers, args.seed, dirs.local / "logs"
         )
 
         def point(
@@ -256,7 +260,7 @@ def train_and_evaluate(
         noops = final_noops(args.final_episodes, args.noop_max)
         point(minutes, "final", len(noops), noops=noops)  # with the machine to itself
         if any(codes.values()):
-            print(f"warning: exit codes {codes}; logs in {dirs.root / 'logs'}")
+            print(f"warning: exit codes {codes}; logs in {dirs.local / 'logs'}")
     return curve
 
 

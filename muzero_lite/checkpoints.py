@@ -11,15 +11,15 @@ an older version, say) is refused on reading: the newest finite checkpoint is us
 
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from muzero_lite.config import Config, upgrade_settings
-from muzero_lite.envs import Environment
+from muzero_lite.config import Config, EnvConfig, upgrade_settings
+from muzero_lite.envs import Environment, is_mario
 from muzero_lite.finite import nonfinite_tensors
-from muzero_lite.games import publish
+from muzero_lite.game_limits import compared_settings, env_settings
+from muzero_lite.storage import Location, publish, readable
 from networks import Architecture, MuZeroNet
 
 NAME = re.compile(r"^step-(\d{8,})\.pt$")
@@ -31,6 +31,10 @@ class CheckpointError(Exception):
 
 class ArchitectureMismatch(CheckpointError):
     """A checkpoint made for another network; the message names the settings that differ."""
+
+
+class SettingsMismatch(CheckpointError):
+    """A checkpoint trained on games of other env settings than the reader's config."""
 
 
 class NonFiniteWeights(CheckpointError):
@@ -65,19 +69,20 @@ def architecture_for(config: Config, env: Environment) -> Architecture:
     )
 
 
-def checkpoint_path(directory: Path, step: int) -> Path:
+def checkpoint_path(directory: Location, step: int) -> Location:
     return directory / f"step-{step:08d}.pt"
 
 
-def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
-    """(step, path) of every complete checkpoint, oldest first."""
-    if not directory.is_dir():
+def list_checkpoints(directory: Location) -> list[tuple[int, Location]]:
+    """(step, path) of every complete checkpoint, oldest first (one listing)."""
+    try:
+        found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := NAME.match(p.name))]
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := NAME.match(p.name))]
     return sorted(found)
 
 
-def save_checkpoint(directory: Path, step: int, model: MuZeroNet, **extra: Any) -> Path:
+def save_checkpoint(directory: Location, step: int, model: MuZeroNet, **extra: Any) -> Location:
     """Atomic save of weights (plus `extra` for resuming) as `step-<step>.pt`."""
     state = {
         "step": step,
@@ -91,10 +96,14 @@ def save_checkpoint(directory: Path, step: int, model: MuZeroNet, **extra: Any) 
     return publish(checkpoint_path(directory, step), lambda f: torch.save(state, f), replace=True)
 
 
-def read_checkpoint(path: Path, arch: Architecture) -> dict[str, Any]:
+def read_checkpoint(path: Location, arch: Architecture) -> dict[str, Any]:
     """A checkpoint's contents (weights only: no code runs), checked against `arch`."""
+    try:  # a store that keeps failing is a StorageError, not a bad file: it is not caught here
+        source = readable(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.name} was deleted before it was read") from None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"{path.name} cannot be read: {e}".splitlines()[0]) from None
     state = upgrade_checkpoint(state) if isinstance(state, dict) else None
@@ -148,7 +157,9 @@ def _check_finite(state: dict[str, Any], name: str, verdict: str) -> None:
             )
 
 
-def read_latest(directory: Path, arch: Architecture, newer_than: int = -1) -> dict[str, Any] | None:
+def read_latest(
+    directory: Location, arch: Architecture, newer_than: int = -1
+) -> dict[str, Any] | None:
     """The newest readable checkpoint with a step above `newer_than`; None when there is none.
 
     A newest file that cannot be read (say, a disk error) or holds non-finite weights falls back
@@ -180,23 +191,49 @@ def read_latest(directory: Path, arch: Architecture, newer_than: int = -1) -> di
 _SKIPPED: set[tuple[str, int]] = set()
 
 
-def load_weights(path: Path, model: MuZeroNet) -> int:
+def load_weights(path: Location, model: MuZeroNet) -> int:
     """Load a checkpoint's weights into `model`; returns its step."""
     state = read_checkpoint(path, model.arch)
     model.load_state_dict(state["acting_weights"])
     return int(state["step"])
 
 
-def load_latest(directory: Path, model: MuZeroNet, newer_than: int = -1) -> int | None:
-    """Load the newest checkpoint above `newer_than` into `model`; its step, or None."""
+def load_latest(
+    directory: Location, model: MuZeroNet, newer_than: int = -1, env: EnvConfig | None = None
+) -> int | None:
+    """Load the newest checkpoint above `newer_than` into `model`; its step, or None.
+
+    With `env` (a worker's), a checkpoint whose run records other env settings of those its
+    games store is refused (SettingsMismatch): a worker started with another config, on another
+    machine say, would only write games the trainer quarantines.
+    """
     state = read_latest(directory, model.arch, newer_than)
     if state is None:
         return None
+    if env is not None and (problem := env_conflict(state, env, pixels=model.arch.pixels)):
+        raise SettingsMismatch(
+            f"{checkpoint_path(directory, int(state['step'])).name} is of a run with {problem}; "
+            "start this process with the run's config"
+        )
     model.load_state_dict(state["acting_weights"])
     return int(state["step"])
 
 
-def prune_checkpoints(directory: Path, keep: int) -> None:
+def env_conflict(state: dict[str, Any], env: EnvConfig, *, pixels: bool) -> str | None:
+    """The first env setting that games store (`game_limits.compared_settings`) on which the
+    checkpoint's run and `env` differ, as `env.X = saved (this config: ours)`; None if none does
+    or the checkpoint records no settings (one from before they were saved)."""
+    saved = upgrade_settings(state.get("config", {})).get("env")
+    if not isinstance(saved, dict):
+        return None
+    ours = env_settings(env)
+    for name in compared_settings(pixels=pixels, mario=is_mario(env.id)):
+        if name in saved and saved[name] != ours[name]:
+            return f"env.{name} = {saved[name]!r} (this config: {ours[name]!r})"
+    return None
+
+
+def prune_checkpoints(directory: Location, keep: int) -> None:
     """Delete all but the newest `keep` checkpoints."""
     for _, path in list_checkpoints(directory)[:-keep]:
         path.unlink(missing_ok=True)

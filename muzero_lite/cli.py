@@ -1,7 +1,9 @@
 """What the entry scripts share: common arguments, one clear line plus exit 2 for bad input, and
-one line plus exit 1 for a training run that diverged."""
+one line plus exit 1 for a training run that diverged, and one line plus EXIT_STORAGE for a store
+that kept failing."""
 
 import argparse
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable
@@ -12,8 +14,18 @@ from muzero_lite.checkpoints import CheckpointError
 from muzero_lite.config import Config, ConfigError, load_config
 from muzero_lite.finite import TrainingDiverged
 from muzero_lite.paths import DataDirs
+from muzero_lite.storage import (
+    TEMP_PREFIX,
+    Location,
+    StorageError,
+    StoredPath,
+    StoreRefused,
+    location,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+EXIT_STORAGE = 75
+"""The exit status of a process whose store kept failing (EX_TEMPFAIL): worth starting again."""
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,22 +40,51 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--data-dir",
-        type=Path,
+        type=data_location,
         default=REPO_ROOT,
-        help="folder holding games/, gifs/ and checkpoints/ (default: the repository root)",
+        help="folder holding games/, gifs/ and checkpoints/: a local path or a URL such as "
+        "s3://bucket/run (default: the repository root)",
     )
+    parser.add_argument(
+        "--local-dir",
+        type=Path,
+        default=None,
+        help="this machine's logs, metrics and TensorBoard (default: the data folder when it is "
+        "local, local-runs/<bucket_path> for a URL)",
+    )
+
+
+def data_location(text: str) -> Location:
+    """A `--data-dir` value; a URL whose store cannot be reached is one clear line."""
+    try:
+        return location(text)
+    except (ImportError, ValueError, OSError) as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
+
+
+def data_dirs(args: argparse.Namespace) -> DataDirs:
+    return DataDirs(args.data_dir, args.local_dir)
 
 
 def config_from(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.overrides)
 
 
-def check_writable(folder: Path) -> None:
+def check_writable(folder: Location) -> None:
     """Fail early, with one line, when the data folder (or a folder in it) cannot be written.
 
     A probe file is created and removed, so the answer is the one a real write gets (os.access
-    goes by permission bits, which root ignores, and can be wrong on network file systems).
+    goes by permission bits, which root ignores, and can be wrong on network file systems); on a
+    store, a probe object.
     """
+    if isinstance(folder, StoredPath):
+        probe = folder / f"{TEMP_PREFIX}write-check-{secrets.token_hex(4)}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink(missing_ok=True)
+        except (OSError, StoreRefused) as e:  # an outage stays a StorageError (worth a retry)
+            raise ConfigError(f"data folder {str(folder)!r} is not writable: {e}") from None
+        return
     dirs = DataDirs(folder)
     for path in (folder, dirs.games, dirs.gifs, dirs.checkpoints, dirs.runs):
         if path.exists() and not path.is_dir():
@@ -82,6 +123,9 @@ def run_entry(main: Callable[[], int]) -> None:
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(1)
+    except StorageError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_STORAGE)
     except KeyboardInterrupt:
         _stopped()
     except Exception:

@@ -3,7 +3,6 @@
 import hashlib
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +12,7 @@ from muzero_lite.envs import Environment
 from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.gifs import gif_name, write_gif
 from muzero_lite.selfplay.episodes import play_games
+from muzero_lite.storage import Location
 from networks import MuZeroNet
 
 
@@ -36,7 +36,7 @@ def evaluate(
     rng: np.random.Generator,
     *,
     train_step: int = 0,
-    gif_dir: Path | None = None,
+    gif_dir: Location | None = None,
     noop_max: int = 0,
     noops: list[int] | None = None,
     no_progress_steps: int = 0,

@@ -10,27 +10,32 @@ A game of T moves holds T + 1 states. Arrays:
   terminated, truncated           bool scalars (exactly one is true)
   metadata                        a JSON string, the `GameMetadata` record (game_metadata.py)
 
-Writers use a hidden temporary name in the same folder, then link it to its final name, so a reader
-never sees half a file and two writers never replace each other's game. Readers open regular files
+Writers publish a file whole (`storage.publish`: locally a hidden temporary name linked to its final
+one, on a store one conditional PUT), so a reader never sees half a file and two writers never
+replace each other's game. Readers open regular files
 only, check every member's declared size against `GameLimits` from the zip and `.npy` headers before
 reading it, never unpickle (object arrays are refused), read no more than each member declares, and
 validate every array; anything wrong is a `GameFileError`.
 """
 
 import json
-import os
 import secrets
-import stat
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import IO
 
 import numpy as np
 
 from muzero_lite.game_limits import GameLimits, settings_mismatch
 from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.npz import NpzError, NpzTooLarge, read_npz
+from muzero_lite.storage import (
+    TEMP_PREFIX,
+    FileTooLarge,
+    Location,
+    NotRegularFile,
+    open_file,
+    publish,
+)
 
 FORMAT_VERSION = 1
 ARRAYS = (
@@ -43,7 +48,7 @@ ARRAYS = (
     "truncated",
 )
 MEMBERS = (*ARRAYS, "metadata")
-TEMP_PREFIX = ".tmp-"
+__all__ = ["TEMP_PREFIX", "publish"]  # re-exported: the writers of game-adjacent files use them
 
 
 class GameFileError(Exception):
@@ -72,7 +77,7 @@ def new_game_id(worker_id: int) -> str:
     return f"{stamp}-w{worker_id:02d}-{secrets.token_hex(4)}"
 
 
-def save_game(record: GameRecord, directory: Path, game_id: str) -> Path:
+def save_game(record: GameRecord, directory: Location, game_id: str) -> Location:
     """Write `directory/<game_id>.npz` atomically; never replaces an existing file."""
     validate(record)
     directory.mkdir(parents=True, exist_ok=True)
@@ -95,29 +100,7 @@ def file_arrays(record: GameRecord) -> dict[str, np.ndarray]:
     }
 
 
-def publish(path: Path, write, replace: bool = False) -> Path:
-    """Write through `write(file)` to a temporary file beside `path`, then move it into place.
-
-    The temporary name starts with a dot and does not end in the final suffix, so readers that
-    glob for `*.npz` or `*.gif` never see it. By default os.link publishes it, which fails rather
-    than replace an existing file; with `replace`, os.replace swaps it in atomically.
-    """
-    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
-    try:
-        with open(temp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if replace:
-            os.replace(temp, path)
-        else:
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return path
-
-
-def load_game(path: Path, limits: GameLimits | None = None) -> GameRecord:
+def load_game(path: Location, limits: GameLimits | None = None) -> GameRecord:
     """Read and validate a game file; raises GameFileError with a one-line reason.
 
     With `limits` (the trainer's), a file that declares more than the largest legal game, a game
@@ -168,58 +151,24 @@ def _read_metadata(text: str) -> GameMetadata:
         raise GameFileError(str(e)) from None
 
 
-def _read_arrays(path: Path, limits: GameLimits | None) -> dict[str, np.ndarray]:
+def _read_arrays(path: Location, limits: GameLimits | None) -> dict[str, np.ndarray]:
     """Every array of a game file, each size checked against `limits` before it is read."""
     try:
-        with _open_regular(path) as f:
-            size = os.fstat(f.fileno()).st_size
-            if limits is not None and size > limits.max_file_bytes:
-                raise GameFileError(
-                    f"{size:,} bytes on disk, more than the {limits.max_file_bytes:,} of the "
-                    f"largest game of {limits.max_moves} moves (env.max_episode_steps)"
-                )
+        with open_file(path, None if limits is None else limits.max_file_bytes) as f:
             return read_npz(f, MEMBERS, None if limits is None else limits.member_bytes)
+    except FileTooLarge as e:
+        raise GameFileError(
+            f"{e.size:,} bytes on disk, more than the {limits.max_file_bytes:,} of the "
+            f"largest game of {limits.max_moves} moves (env.max_episode_steps)"
+        ) from None
     except NpzTooLarge as e:
         raise GameFileError(
             f"{e} in a game of at most {limits.max_moves} moves (env.max_episode_steps)"
         ) from None
-    except NpzError as e:
+    except (NpzError, NotRegularFile) as e:
         raise GameFileError(str(e)) from None
     except OSError as e:
         raise GameFileError(f"not a readable .npz file: {e}") from None
-
-
-def _open_regular(path: Path) -> IO[bytes]:
-    """`path` opened for reading if it is a regular file; anything else is never opened.
-
-    O_NOFOLLOW and O_NONBLOCK keep a file swapped for a link or a FIFO after the check from
-    being followed or blocking; the second check refuses it.
-    """
-    mode = os.lstat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise GameFileError(f"{_file_kind(path, mode)}, not a regular file: never opened")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    f = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
-        f.close()
-        raise GameFileError(f"{_file_kind(path, mode)}, not a regular file")
-    return f
-
-
-def _file_kind(path: Path, mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        try:
-            return f"a symbolic link to {os.readlink(path)}"
-        except OSError:
-            return "a symbolic link"
-    kinds = [
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ]
-    return next((kind for test, kind in kinds if test(mode)), f"file type {stat.S_IFMT(mode):o}")
 
 
 def validate(record: GameRecord) -> None:
@@ -272,7 +221,7 @@ def _flag(array: np.ndarray) -> bool | None:
     return bool(array) if array.shape == () and array.dtype == np.bool_ else None
 
 
-def remove_stale_temps(directory: Path, max_age_s: float = 3600.0) -> int:
+def remove_stale_temps(directory: Location, max_age_s: float = 3600.0) -> int:
     """Delete temporary files left by writers that were killed mid-write (older than max_age_s)."""
     removed = 0
     now = time.time()

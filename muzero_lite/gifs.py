@@ -6,18 +6,16 @@ game so far of each Mario stage (or of the environment), so progress shows at a 
 environment ids become file names through `safe_name` (`ALE/Pong-v5` -> `ALE_Pong-v5`).
 """
 
-import fcntl
 import io
 import json
 import re
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 from PIL import Image
 
 from muzero_lite.game_metadata import GameMetadata
-from muzero_lite.games import publish
+from muzero_lite.storage import Location, locked, publish
 
 
 def safe_name(text: str) -> str:
@@ -38,7 +36,7 @@ def gif_name(game_id: str, metadata: GameMetadata) -> str:
     return "_".join(parts) + ".gif"
 
 
-def write_gif(frames: list[np.ndarray], path: Path, fps: int) -> Path:
+def write_gif(frames: list[np.ndarray], path: Location, fps: int) -> Location:
     """Frames [H, W, 3] uint8 -> a looping GIF at `path`, never visible half-written."""
     buffer = io.BytesIO()
     stack = np.stack(frames)  # [T, H, W, 3]
@@ -110,17 +108,17 @@ def _palette(colors: np.ndarray) -> np.ndarray:
     return np.stack([colors >> 16, (colors >> 8) & 255, colors & 255], axis=1).astype(np.uint8)
 
 
-def update_best(best_dir: Path, gif: Path, metadata: GameMetadata) -> bool:
+def update_best(best_dir: Location, gif: Location, metadata: GameMetadata) -> bool:
     """Keep `best_dir/<stage>.gif` (or `<env id>.gif`) as the best game so far (x_pos, then return).
 
     The name is the stage or id through `safe_name`; a JSON record beside each GIF says what it
-    holds (the id as it is); a lock file keeps several workers from replacing one another's better
-    game. Returns whether this game became the best.
+    holds (the id as it is); the folder's lock (`storage.locked`, which reaches across machines on
+    a store) keeps several workers from replacing one another's better game. Returns whether this
+    game became the best.
     """
     key = safe_name(metadata.stage or metadata.env_id)
     best_dir.mkdir(parents=True, exist_ok=True)
-    with open(best_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(best_dir):
         record = best_dir / f"{key}.json"
         if record.exists():
             try:
@@ -135,6 +133,6 @@ def update_best(best_dir: Path, gif: Path, metadata: GameMetadata) -> bool:
         return True
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _replace(path: Location, data: bytes) -> None:
     """Atomically replace `path` (the best game is meant to be overwritten)."""
     publish(path, lambda f: f.write(data), replace=True)

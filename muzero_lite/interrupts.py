@@ -19,6 +19,7 @@ _requested = False
 
 def hold() -> None:
     """Record SIGINT and SIGTERM without raising: entry points call this before their imports."""
+    _unblock()
     signal.signal(signal.SIGINT, _record)
     signal.signal(signal.SIGTERM, _record)
 
@@ -26,8 +27,15 @@ def hold() -> None:
 def install() -> None:
     """Handle SIGINT and SIGTERM (SIGINT explicitly: a process started in the background by a
     non-interactive shell inherits it ignored, and would never stop on it)."""
+    _unblock()
     signal.signal(signal.SIGINT, _request)
     signal.signal(signal.SIGTERM, _request)
+
+
+def _unblock() -> None:
+    """A process started from a thread that blocks SIGINT and SIGTERM (a Ray actor's) inherits
+    them blocked: they would never arrive."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from muzero_lite.cli import REPO_ROOT
+from muzero_lite.paths import DataDirs
 
 PR_SET_PDEATHSIG = 1
 
@@ -47,11 +48,32 @@ def spawn(name: str, script: str, args: list[str], log_path: Path) -> Child:
     return Child(name, process, log_path)
 
 
+class LocalRun:
+    """A trainer and workers as child processes of this launcher (see `start_run`)."""
+
+    def __init__(self, config: str, overrides: list[str], dirs: DataDirs, workers: int, seed: int):
+        logs = dirs.local / "logs"
+        self.children = start_run(config, overrides, dirs, workers, seed, logs)
+        self.where = f"logs in {logs}"
+
+    def ended(self) -> dict[str, str]:
+        """Children that exited, with their status and log."""
+        return {
+            c.name: f"exited with status {c.process.returncode}: see {c.log_path}"
+            for c in self.children
+            if c.process.poll() is not None
+        }
+
+    def stop(self) -> dict[str, int]:
+        return stop_all(self.children)
+
+
 def start_run(
-    config: str, overrides: list[str], data_dir: Path, workers: int, seed: int, logs: Path
+    config: str, overrides: list[str], dirs: DataDirs, workers: int, seed: int, logs: Path
 ) -> list[Child]:
-    """A trainer (resuming from any checkpoint in data_dir) and `workers` self-play workers."""
-    common = ["--config", config, "--data-dir", str(data_dir)]
+    """A trainer (resuming from any checkpoint in the data folder) and `workers` self-play
+    workers, on the same data folder and local folder."""
+    common = ["--config", config, "--data-dir", str(dirs.root), "--local-dir", str(dirs.local)]
     for item in overrides:
         common += ["--set", item]
     children = [

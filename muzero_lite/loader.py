@@ -1,18 +1,17 @@
 """The trainer's side of games/: find new game files, load each exactly once, quarantine bad ones.
 
-Only complete files are visible (writers link finished files into place under `*.npz`), so the
-loader never sees half a game. A file that fails to load or validate is moved to
-`games/quarantine/` beside a `.reason.txt` saying why, and loading goes on; so is anything named
-`*.npz` that is not a regular file (a FIFO, a folder, a link, a device), without being opened.
+Only complete files are visible (writers publish finished files whole under `*.npz`), so the
+loader never sees half a game; each poll lists the folder once (one request on a store). A file
+that fails to load or validate is moved to `games/quarantine/` beside a `.reason.txt` saying why,
+and loading goes on; so is anything named `*.npz` that is not a regular file (a FIFO, a folder, a
+link, a device), without being opened.
 With `GameLimits` (the trainer's), a file declaring more than the largest game its config allows,
 or a game of other env settings, is quarantined before it is read. Files that vanish between
 listing and loading (retention, another trainer) are skipped.
 """
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +20,7 @@ from muzero_lite.config import EnvConfig
 from muzero_lite.envs import is_mario
 from muzero_lite.game_limits import GameLimits, compared_settings, env_settings
 from muzero_lite.games import GameFileError, GameRecord, load_game
+from muzero_lite.storage import Location, lexists, move
 
 if TYPE_CHECKING:
     from networks import Architecture
@@ -30,7 +30,7 @@ QUARANTINE = "quarantine"
 
 @dataclass(frozen=True)
 class LoadedGame:
-    path: Path
+    path: Location
     record: GameRecord
 
 
@@ -53,7 +53,10 @@ class GameLoader:
     limits (as for tools)."""
 
     def __init__(
-        self, directory: Path, log: Callable[[str], None] = print, limits: GameLimits | None = None
+        self,
+        directory: Location,
+        log: Callable[[str], None] = print,
+        limits: GameLimits | None = None,
     ):
         self.directory = directory
         self.log = log
@@ -81,31 +84,32 @@ class GameLoader:
                 total += game.record.length
         return games[::-1]
 
-    def _unseen(self) -> list[Path]:
+    def _unseen(self) -> list[Location]:
         """Unseen game files, oldest first (names start with the time they were written)."""
         return sorted(p for p in self.directory.glob("*.npz") if p.name not in self.seen)
 
-    def _load(self, path: Path) -> LoadedGame | None:
+    def _load(self, path: Location) -> LoadedGame | None:
         self.seen.add(path.name)
         try:
             record = load_game(path, self.limits)
         except GameFileError as e:
-            if os.path.lexists(path):  # else it was removed while we read it: nothing to do
+            if lexists(path):  # else it was removed while we read it: nothing to do
                 self.quarantine(path, str(e))
             return None
         self.loaded += 1
         return LoadedGame(path, record)
 
-    def quarantine(self, path: Path, reason: str) -> None:
+    def quarantine(self, path: Location, reason: str) -> None:
         """Move a bad file aside with its reason; one log line.
 
-        A rename moves links, FIFOs and folders as they are, opening nothing. One that cannot be
-        moved (a folder of the same name already in quarantine, say) stays, seen and logged.
+        A local rename moves links, FIFOs and folders as they are, opening nothing. One that
+        cannot be moved (a folder of the same name already in quarantine, say) stays, seen and
+        logged.
         """
         folder = self.directory / QUARANTINE
         folder.mkdir(exist_ok=True)
         try:
-            os.rename(path, folder / path.name)
+            move(path, folder / path.name)
         except FileNotFoundError:
             return
         except OSError as e:

@@ -8,17 +8,27 @@ import json
 import time
 import zipfile
 from collections import deque
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 
 from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.paths import DataDirs
+from muzero_lite.storage import Location, NotRegularFile, open_file
 
 
 class RunMonitor:
-    def __init__(self, dirs: DataDirs, recent: int = 20):
+    """`metrics`: where the trainer's newest metrics row comes from (by default its metrics.csv
+    in the local folder; a Ray run asks the trainer's actor, on whichever node it runs)."""
+
+    def __init__(
+        self,
+        dirs: DataDirs,
+        recent: int = 20,
+        metrics: Callable[[], dict[str, str]] | None = None,
+    ):
         self.dirs = dirs
+        self.metrics = metrics or self.trainer_metrics
         self.seen: set[str] = set()
         self.games = 0
         self.env_steps = 0
@@ -43,7 +53,7 @@ class RunMonitor:
 
     def trainer_metrics(self) -> dict[str, str]:
         """The trainer's newest metrics row ({} before its first report)."""
-        path = self.dirs.runs / "train" / "metrics.csv"
+        path = self.dirs.runs / "train" / "metrics.csv"  # on the trainer's disk
         if not path.exists():
             return {}
         with open(path, newline="") as f:
@@ -66,7 +76,7 @@ class RunMonitor:
                 parts.append(f"x_pos mean {np.mean(xs):.0f} best {self.best.x_pos_max or 0:.0f}")
             else:
                 parts.append(f"best return {float(self.best.return_):.1f}")
-        row = self.trainer_metrics()
+        row = self.metrics()
         if row:
             parts.append(
                 f"train step {row['step']} loss v {_f(row, 'losses/value')} "
@@ -77,13 +87,13 @@ class RunMonitor:
         return " | ".join(parts)
 
 
-def read_metadata(path: Path) -> GameMetadata | None:
+def read_metadata(path: Location) -> GameMetadata | None:
     """A game file's metadata alone; None if it cannot be read (the trainer quarantines it) or
     lacks the return and length this view shows."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open_file(path) as f, np.load(f, allow_pickle=False) as data:
             meta = GameMetadata.from_json(json.loads(str(data["metadata"])))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotRegularFile):
         return None
     return meta if meta.return_ is not None and meta.length is not None else None
 

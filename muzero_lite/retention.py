@@ -6,12 +6,14 @@ directly in the folder count: hidden temporary files of writes in progress and s
 at once; a file that another process deleted first is simply skipped.
 """
 
-from pathlib import Path
+from muzero_lite.storage import Location
 
 MB = 1_000_000
 
 
-def prune_oldest(folder: Path, pattern: str, *, keep: int = 0, max_mb: float = 0.0) -> list[Path]:
+def prune_oldest(
+    folder: Location, pattern: str, *, keep: int = 0, max_mb: float = 0.0
+) -> list[Location]:
     """Delete the oldest `pattern` files beyond the newest `keep` or beyond `max_mb` in total.
 
     0 means no limit. The newest file is always kept, so a size limit below one file's size keeps
@@ -23,7 +25,7 @@ def prune_oldest(folder: Path, pattern: str, *, keep: int = 0, max_mb: float = 0
         (p for p in folder.glob(pattern) if not p.name.startswith(".")), reverse=True
     )
     kept, total = 0, 0
-    doomed: list[Path] = []
+    doomed: list[Location] = []
     for path in newest_first:
         try:
             size = path.stat().st_size

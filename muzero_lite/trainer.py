@@ -306,9 +306,9 @@ class Trainer:
         return True
 
     def plot(self) -> None:
-        """Redraw <data>/progress.png from the metrics so far."""
+        """Redraw progress.png (in the local folder) from the metrics so far."""
         self.last_plot = time.monotonic()
-        plot_progress(self.metrics.csv_path, self.dirs.root / "progress.png")
+        plot_progress(self.metrics.csv_path, self.dirs.local / "progress.png")
 
     def run(self, steps: int | None = None) -> None:
         """Train until the global step reaches `steps` (None: forever); checkpoint at the end."""

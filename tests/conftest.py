@@ -8,8 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import numpy as np
 import pytest
+from moto.server import ThreadedMotoServer
 
 from muzero_lite.config import load_config
 from muzero_lite.game_limits import env_settings
@@ -95,3 +97,37 @@ def resume_with_new_games(command: list[str], data_dir: Path, games: int = 2) ->
         process.kill()
         process.wait()
     return process.returncode, log_path.read_text()
+
+
+# S3 on moto's server, for the tests of a data folder on object storage.
+BUCKET = "muzero-lite-test"
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    """moto's S3 server on a free port, with a bucket, reached as MinIO or AWS would be: through
+    AWS_ENDPOINT_URL and the credential variables (set for the module's tests, then restored)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    previous = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_ENDPOINT_URL"]}
+    os.environ.update({**S3_ENV, "AWS_ENDPOINT_URL": url})
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
+    yield url
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+def names(folder) -> list[str]:
+    """The names directly in a folder (of a store, or a Path), sorted."""
+    return sorted(p.name for p in folder.iterdir())

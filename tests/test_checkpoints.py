@@ -5,6 +5,7 @@ import torch
 
 from muzero_lite.checkpoints import (
     ArchitectureMismatch,
+    SettingsMismatch,
     changed_settings,
     checkpoint_path,
     list_checkpoints,
@@ -13,7 +14,7 @@ from muzero_lite.checkpoints import (
     save_checkpoint,
     upgrade_checkpoint,
 )
-from muzero_lite.config import Config
+from muzero_lite.config import Config, EnvConfig
 from networks import Architecture, MuZeroNet
 
 
@@ -42,6 +43,21 @@ def test_latest_is_the_highest_step_and_only_newer_ones_load(tmp_path):
     assert load_latest(tmp_path, net()) == 40
     assert load_latest(tmp_path, net(), newer_than=40) is None
     assert load_latest(tmp_path / "missing", net()) is None
+
+
+def test_a_worker_refuses_a_checkpoint_of_other_env_settings_that_its_games_store(tmp_path):
+    run = {"env": {"id": "CartPole-v1", "observation_scale": [1.0, 0.5, 1.0, 0.5], "stack": 1}}
+    save_checkpoint(tmp_path, 10, net(), config=run)
+    same = EnvConfig(id="CartPole-v1", observation_scale=(1.0, 0.5, 1.0, 0.5), stack=3)
+    assert load_latest(tmp_path, net(), env=same) == 10  # stack: not stored in a game
+    other = EnvConfig(id="CartPole-v1", observation_scale=(1.0, 1.0, 1.0, 1.0))
+    with pytest.raises(SettingsMismatch) as error:
+        load_latest(tmp_path, net(), env=other)
+    assert str(error.value) == (
+        "step-00000010.pt is of a run with env.observation_scale = [1.0, 0.5, 1.0, 0.5] "
+        "(this config: [1.0, 1.0, 1.0, 1.0]); start this process with the run's config"
+    )
+    assert load_latest(tmp_path, net()) == 10  # without env (evaluate.py, tools): no check
 
 
 def test_an_unreadable_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):

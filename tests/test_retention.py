@@ -11,6 +11,7 @@ from conftest import REPO, make_record
 import muzero_lite.games
 import muzero_lite.loader
 import muzero_lite.selfplay.worker
+import muzero_lite.storage
 from muzero_lite.config import ConfigError, load_config
 from muzero_lite.games import load_game, save_game
 from muzero_lite.loader import GameLoader
@@ -120,7 +121,7 @@ def test_the_worker_keeps_only_the_newest_games_and_gifs(worker, tmp_path):
 
 
 def failing_fsync(monkeypatch, fail_calls: set[int]) -> None:
-    """os.fsync in games.publish raises ENOSPC on the given calls (where full disks report it)."""
+    """os.fsync in storage.publish raises ENOSPC on the given calls (where full disks report it)."""
     calls = iter(range(1_000_000))
     real = os.fsync
 
@@ -129,7 +130,7 @@ def failing_fsync(monkeypatch, fail_calls: set[int]) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd)
 
-    monkeypatch.setattr(muzero_lite.games.os, "fsync", fsync)
+    monkeypatch.setattr(muzero_lite.storage.os, "fsync", fsync)
 
 
 def test_a_full_disk_costs_one_line_and_the_worker_plays_on(worker, tmp_path, monkeypatch):
@@ -200,7 +201,7 @@ def test_the_loader_skips_a_game_deleted_while_it_is_read(tmp_path, monkeypatch)
             Path(path).unlink()
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(muzero_lite.games.os, "open", vanish_then_open)
+    monkeypatch.setattr(muzero_lite.storage.os, "open", vanish_then_open)
     lines = []
     loader = GameLoader(tmp_path, log=lines.append)
     assert loader.poll() == [] and lines == [] and loader.quarantined == 0

@@ -71,7 +71,7 @@ class Worker:
         for folder in (dirs.games, dirs.gifs):
             folder.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(folder)
-        step = load_latest(dirs.checkpoints, self.model)
+        step = load_latest(dirs.checkpoints, self.model, env=config.env)
         name = config.env.id if config.env.stages else env.env_id
         weights = (
             f"checkpoint step {step}" if step is not None else "no checkpoint yet: random network"
@@ -93,7 +93,9 @@ class Worker:
 
     def pick_up_checkpoint(self) -> None:
         self._looked = time.monotonic()
-        newer = load_latest(self.dirs.checkpoints, self.model, newer_than=self.step)
+        newer = load_latest(
+            self.dirs.checkpoints, self.model, newer_than=self.step, env=self.config.env
+        )
         if newer is not None:
             self.step = newer
             self.log(f"[worker {self.worker_id}] loaded checkpoint step {self.step}")
