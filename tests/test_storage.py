@@ -3,6 +3,8 @@ reaches MinIO or AWS (an s3:// `--data-dir`, `AWS_ENDPOINT_URL` and the credenti
 
 import json
 import subprocess
+import sys
+import time
 
 import boto3
 import pytest
@@ -11,6 +13,7 @@ from botocore.exceptions import EndpointConnectionError
 from conftest import (
     BUCKET,
     CHILD_ENV,
+    CHILDREN,
     FAST_TRAINER,
     REPO,
     S3_ENV,
@@ -190,6 +193,29 @@ def test_a_store_that_refuses_a_read_stops_the_loader_and_quarantines_nothing(ro
     with pytest.raises(StoreRefused, match=r"refused: Access Denied$"):
         GameLoader(games, log=print).poll()
     assert names(games) == ["20260101-000000-w00-good.npz"]  # the good game stays for later
+
+
+def test_a_writer_killed_mid_upload_leaves_no_object_and_no_upload(root, endpoint):
+    # 160 MB: above s3fs's own multipart threshold (100 MB) and boto3's (8 MB)
+    env = {**CHILD_ENV, **S3_ENV, "AWS_ENDPOINT_URL": endpoint}
+    path = root / "games" / "20260101-000000-w00-big.npz"
+    writer = subprocess.Popen(
+        [sys.executable, str(CHILDREN / "object_writer.py"), str(path), str(160 * 2**20)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert writer.stdout.readline() == "start\n"
+    time.sleep(0.5)  # the PUT is under way (it takes seconds here)
+    writer.kill()
+    assert writer.wait(timeout=30) == -9 and writer.stdout.read() == ""  # killed before "done"
+    time.sleep(1.0)  # the server has seen the connection drop
+    assert names(root / "games") == []  # no partial object
+    assert boto3.client("s3").list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    # a restart writes again: the whole object, under a name the kill left free
+    rerun = subprocess.run(
+        [sys.executable, str(CHILDREN / "object_writer.py"), str(path), str(2**20)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert rerun.stdout == "start\ndone\n" and path.stat().st_size == 2**20
 
 
 @pytest.mark.e2e
