@@ -64,6 +64,7 @@ class Supervisor:
         self.child = spawn(self.name, self.script, self.args, self.log_path)
         self.pid_path.write_text(str(self.child.process.pid))
         code = self.child.process.wait()
+        self.pid_path.unlink(missing_ok=True)  # reaped: nothing for a successor to wait on
         if self.stopping or code in FINAL:
             return code
         os._exit(1)  # the actor dies with its child: Ray starts it again and retries run()
@@ -76,7 +77,7 @@ class Supervisor:
         except (OSError, ValueError):
             return
         deadline = time.monotonic() + OLD_CHILD_WAIT_S
-        while _runs(pid, self.script):
+        while _runs(pid, [self.script, self.args[-1]]):  # the script, on this local folder
             if time.monotonic() > deadline:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -103,19 +104,16 @@ class Supervisor:
             return {}
         return rows[-1] if rows else {}
 
-    def node(self) -> str:
-        import ray
 
-        return ray.get_runtime_context().get_node_id()
-
-
-def _runs(pid: int, script: str) -> bool:
-    """Whether process `pid` is alive and runs `script` (not a pid the system reused)."""
+def _runs(pid: int, words: list[str]) -> bool:
+    """Whether process `pid` is alive with every one of `words` in its command line (so not a
+    pid the system gave to another process since)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return script.encode() in f.read()
+            line = f.read()
     except OSError:
         return False
+    return all(w.encode() in line for w in words)
 
 
 @dataclass

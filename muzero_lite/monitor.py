@@ -1,6 +1,7 @@
 """A run's progress read from its files: games played, env steps, x_pos, the trainer's last metrics.
 
-Only each new game's small metadata record is read (not its frames), so scanning stays cheap.
+Only each new game's small metadata record is read (not its frames; on a store, ranged GETs of
+the blocks that hold it), so scanning stays cheap.
 """
 
 import csv
@@ -14,7 +15,7 @@ import numpy as np
 
 from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.paths import DataDirs
-from muzero_lite.storage import Location, NotRegularFile, open_file
+from muzero_lite.storage import Location, NotRegularFile, open_ranged
 
 
 class RunMonitor:
@@ -91,7 +92,7 @@ def read_metadata(path: Location) -> GameMetadata | None:
     """A game file's metadata alone; None if it cannot be read (the trainer quarantines it) or
     lacks the return and length this view shows."""
     try:
-        with open_file(path) as f, np.load(f, allow_pickle=False) as data:
+        with open_ranged(path) as f, np.load(f, allow_pickle=False) as data:
             meta = GameMetadata.from_json(json.loads(str(data["metadata"])))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotRegularFile):
         return None

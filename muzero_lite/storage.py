@@ -356,6 +356,19 @@ def _object_lock(lock: StoredPath, poll_s: float = 0.2) -> Iterator[None]:
                 lock.unlink(missing_ok=True)
 
 
+def open_ranged(path: Location, block_bytes: int = 1 << 16) -> IO[bytes]:
+    """`path` opened for reading in place: on a store, each read fetches only the `block_bytes`
+    blocks it needs (ranged GETs), for a reader that wants a small part of a large object (the
+    metadata member at the end of a game file). Locally, as `open_file`."""
+    if not isinstance(path, StoredPath):
+        return open_file(path)
+    size = path.stat().st_size
+    return _retrying(
+        f"open {path}",
+        lambda: path.fs.open(path.path, "rb", block_size=block_bytes, cache_type="bytes", size=size),
+    )
+
+
 def readable(path: Location) -> "Path | IO[bytes]":
     """What `torch.load` takes: the path itself, or an object's bytes in memory (one GET)."""
     return io.BytesIO(path.read_bytes()) if isinstance(path, StoredPath) else path

@@ -5,9 +5,12 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import boto3
+import numpy as np
 import pytest
+import s3fs
 import torch
 from botocore.exceptions import EndpointConnectionError
 from conftest import (
@@ -33,6 +36,7 @@ from muzero_lite.game_metadata import GameMetadata
 from muzero_lite.games import load_game, save_game
 from muzero_lite.gifs import update_best
 from muzero_lite.loader import GameLoader
+from muzero_lite.monitor import read_metadata
 from muzero_lite.paths import DataDirs
 from muzero_lite.retention import prune_oldest
 from muzero_lite.storage import StorageError, StoredPath, StoreRefused, location, publish
@@ -91,6 +95,28 @@ def test_games_round_trip_and_the_loader_lists_once_per_poll(root, monkeypatch):
     assert calls == {"ls": 1, "info": 0}  # one listing; sizes came with it, no request per file
     assert loader.poll() == [] and calls["ls"] == 2  # each game is loaded once
     assert load_game(games / "20260101-000001-w00-x.npz").length == 4
+
+
+def test_the_progress_view_reads_a_games_metadata_without_its_frames(root, monkeypatch):
+    games = root / "games"
+    frames = np.random.default_rng(0).integers(0, 255, (301, 84, 84), dtype=np.uint8)
+    record = make_record(length=300)
+    record.observations = frames  # a Mario game's frames: over a megabyte compressed
+    record.metadata = replace(record.metadata, x_pos_max=640, length=300)
+    save_game(record, games, "20260101-000000-w00-x")
+    size = next(games.glob("*.npz")).stat().st_size
+    fetched = []
+    real = s3fs.core.S3File._fetch_range
+
+    def counted(self, start, end):
+        data = real(self, start, end)
+        fetched.append(len(data))
+        return data
+
+    monkeypatch.setattr(s3fs.core.S3File, "_fetch_range", counted)
+    meta = read_metadata(games / "20260101-000000-w00-x.npz")
+    assert (meta.x_pos_max, meta.length) == (640, 300)
+    assert size > 2**20 and 0 < sum(fetched) < size // 4, (size, fetched)
 
 
 def test_a_bad_game_is_quarantined_on_the_store(root):
