@@ -64,6 +64,8 @@ from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.envs import Environment  # noqa: E402
 from muzero_lite.launcher import Child, spawn  # noqa: E402
 from muzero_lite.loader import QUARANTINE, GameLoader  # noqa: E402
+from muzero_lite.paths import DataDirs  # noqa: E402
+from muzero_lite.storage import Location, location  # noqa: E402
 
 TRACE = "--traced-trainer"
 TRACEBACK = "Traceback (most recent call last)"
@@ -95,7 +97,8 @@ def main() -> None:
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="muzero-soak-"))
     print(f"soak: {args.minutes} min, kills every {args.kill_min}-{args.kill_max} s, data {root}")
     rng = np.random.default_rng(args.seed)
-    common = ["--config", args.config, "--data-dir", str(root)]
+    local = DataDirs(root).local  # the logs: on this machine's disk, also for a store
+    common = ["--config", args.config, "--data-dir", str(root), "--local-dir", str(local)]
     common += [item for o in args.overrides for item in ("--set", o)]
     trainer_args = [TRACE, "train.py", *common, "--resume", "--seed", str(args.seed)]
     roles = [Role("trainer", "bench/soak.py", trainer_args)]
@@ -157,7 +160,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--drain-seconds", type=float, default=90.0, help="at the end: wait for the trainer"
     )
-    parser.add_argument("--data-dir", type=Path, default=None, help="default: a new temp folder")
+    parser.add_argument(
+        "--data-dir",
+        type=location,
+        default=None,
+        help="a new folder, or a URL such as s3://bucket/soak (default: a new temp folder)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp data folder")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -166,10 +174,10 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def restart(role: Role, root: Path, seed: int, rng, args, now: float) -> None:
+def restart(role: Role, root: Location, seed: int, rng, args, now: float) -> None:
     """Start the next run of a role, with its own log; schedule its kill."""
     run = len(role.runs) + 1
-    log = root / "logs" / f"{role.name.replace(' ', '')}-{run:03d}.log"
+    log = DataDirs(root).local / "logs" / f"{role.name.replace(' ', '')}-{run:03d}.log"
     if role.name == "trainer":
         extra = []
         role.newest_at_start.append(newest_step(root))
@@ -179,12 +187,12 @@ def restart(role: Role, root: Path, seed: int, rng, args, now: float) -> None:
     role.next_kill = now + rng.uniform(args.kill_min, args.kill_max)
 
 
-def newest_step(root: Path) -> int | None:
+def newest_step(root: Location) -> int | None:
     found = list_checkpoints(root / "checkpoints")
     return found[-1][0] if found else None
 
 
-def newest_loads(root: Path, arch) -> bool:
+def newest_loads(root: Location, arch) -> bool:
     """Whether the newest checkpoint file (if any) loads, weights only, for this network."""
     found = list_checkpoints(root / "checkpoints")
     if not found:
@@ -196,7 +204,7 @@ def newest_loads(root: Path, arch) -> bool:
     return True
 
 
-def finish(roles: list[Role], root: Path, drain_seconds: float) -> None:
+def finish(roles: list[Role], root: Location, drain_seconds: float) -> None:
     """SIGINT the workers, let the trainer take every game on disk, then SIGINT the trainer."""
     trainer, workers = roles[0], roles[1:]
     print("stopping the workers (SIGINT), then the trainer once it took every game", flush=True)
@@ -238,7 +246,7 @@ def parse_trainer_log(path: Path) -> dict:
     return {"took": took, "loaded": loaded, "resumed": resumed}
 
 
-def count(roles: list[Role], root: Path, steps_seen: set[int], unreadable_after_kill: int):
+def count(roles: list[Role], root: Location, steps_seen: set[int], unreadable_after_kill: int):
     """The table's figures, from the files on disk and every run's log."""
     trainer, workers = roles[0], roles[1:]
     games = root / "games"
@@ -296,7 +304,7 @@ def log_text(child: Child) -> str:
     return child.log_path.read_text(errors="replace") if child.log_path.exists() else ""
 
 
-def report(figures: dict, args: argparse.Namespace, root: Path) -> None:
+def report(figures: dict, args: argparse.Namespace, root: Location) -> None:
     scalars = [name for name, value in figures.items() if isinstance(value, int)]
     rows = [(name, figures[name], "0" if name in MUST_BE_ZERO else "") for name in scalars]
     rows += [(f"kills: {name}", kills, "") for name, kills in figures["kills"].items()]

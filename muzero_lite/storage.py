@@ -362,11 +362,8 @@ def open_ranged(path: Location, block_bytes: int = 1 << 16) -> IO[bytes]:
     metadata member at the end of a game file). Locally, as `open_file`."""
     if not isinstance(path, StoredPath):
         return open_file(path)
-    size = path.stat().st_size
-    return _retrying(
-        f"open {path}",
-        lambda: path.fs.open(path.path, "rb", block_size=block_bytes, cache_type="bytes", size=size),
-    )
+    options = {"block_size": block_bytes, "cache_type": "bytes", "size": path.stat().st_size}
+    return _retrying(f"open {path}", lambda: path.fs.open(path.path, "rb", **options))
 
 
 def readable(path: Location) -> "Path | IO[bytes]":
