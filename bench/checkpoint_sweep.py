@@ -2,7 +2,7 @@
 
     python bench/checkpoint_sweep.py [--config configs/cartpole.toml] [--seed 0] [--set K=V]
         [--env-steps 9500] [--window 5000 9500] [--every 600] [--episodes 20] [--json PATH]
-        [--data-dir DIR]
+        [--data-dir DIR|URL] [--local-dir DIR]
 
 One evaluation a minute (bench/learn_cartpole.py) samples a curve that swings between checkpoints
 a few seconds apart, so two settings compared on a handful of such runs differ mostly by chance.
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import write_json
 
 from muzero_lite.checkpoints import build_model, list_checkpoints, load_weights
-from muzero_lite.cli import stop_on_signals
+from muzero_lite.cli import data_location, stop_on_signals
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
 from muzero_lite.evaluation import evaluate
@@ -56,10 +56,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--data-dir",
+        type=data_location,
+        default=None,
+        help="judge the checkpoints of this finished run, a path or a URL such as "
+        "s3://bucket/run, instead of training one (e.g. from "
+        "bench/learn_cartpole.py --keep-data DIR --set train.keep_checkpoints=1000000)",
+    )
+    parser.add_argument(
+        "--local-dir",
         type=Path,
         default=None,
-        help="judge the checkpoints of this finished run instead of training one (e.g. from "
-        "bench/learn_cartpole.py --keep-data DIR --set train.keep_checkpoints=1000000)",
+        help="where that run's metrics are (default: the data folder when it is local, "
+        "local-runs/<bucket_path> for a URL)",
     )
     args = parser.parse_args()
     stop_on_signals()
@@ -70,7 +78,7 @@ def main() -> None:
     if args.data_dir is not None:
         if not (args.data_dir / "checkpoints").is_dir():
             parser.error(f"--data-dir {args.data_dir} has no checkpoints/ folder")
-        rows = judge(args, config, DataDirs(args.data_dir))
+        rows = judge(args, config, DataDirs(args.data_dir, args.local_dir))
     else:
         with tempfile.TemporaryDirectory() as folder:
             dirs = DataDirs(Path(folder))

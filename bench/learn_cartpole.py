@@ -1,7 +1,7 @@
 """Does it learn? A trainer and one self-play worker on CartPole-v1 from scratch, judged greedily.
 
     python bench/learn_cartpole.py [--seed 0] [--minutes 5] [--json PATH] [--csv PATH]
-        [--keep-data DIR]
+        [--keep-data DIR|URL] [--local-dir DIR]
 
 Every `--eval-every` seconds the newest checkpoint plays 20 greedy episodes in this process. The
 curve (wall time, env steps, train steps, mean eval return) goes to a CSV; the first times the mean
@@ -28,13 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import write_json
 
 from muzero_lite.checkpoints import build_model, load_latest
-from muzero_lite.cli import stop_on_signals
+from muzero_lite.cli import data_location, stop_on_signals
 from muzero_lite.config import load_config
 from muzero_lite.envs import Environment
 from muzero_lite.evaluation import evaluate
 from muzero_lite.launcher import start_run, stop_all
 from muzero_lite.monitor import RunMonitor
 from muzero_lite.paths import DataDirs
+from muzero_lite.storage import Location
 
 THRESHOLDS = (200, 475, 500)
 
@@ -56,10 +57,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--keep-data",
+        type=data_location,
+        default=None,
+        help="run in this new folder, a path or a URL such as s3://bucket/run, and keep it "
+        "(games, checkpoints; logs and metrics on this machine: see --local-dir), e.g. for "
+        "bench/checkpoint_sweep.py --data-dir; default: a temporary folder",
+    )
+    parser.add_argument(
+        "--local-dir",
         type=Path,
         default=None,
-        help="run in this new folder and keep it (games, checkpoints, logs), e.g. for "
-        "bench/checkpoint_sweep.py --data-dir; default: a temporary folder",
+        help="logs and metrics (default: the data folder when it is local, "
+        "local-runs/<bucket_path> for a URL)",
     )
     args = parser.parse_args()
     if args.keep_data is not None and args.keep_data.exists():
@@ -73,10 +82,10 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     curve, reached = [], {}
     with run_folder(args.keep_data) as folder:
-        dirs = DataDirs(folder)
+        dirs = DataDirs(folder, args.local_dir)
         monitor = RunMonitor(dirs)
         start = time.monotonic()
-        children = start_run(args.config, args.overrides, dirs, 1, args.seed, dirs.root / "logs")
+        children = start_run(args.config, args.overrides, dirs, 1, args.seed, dirs.local / "logs")
         try:
             next_eval = args.eval_every
             while next_eval <= 60 * args.minutes + 1e-9:
@@ -100,13 +109,13 @@ def main() -> None:
         finally:
             codes = stop_all(children)
             if any(codes.values()):
-                print(f"warning: exit codes {codes}; logs were in {dirs.root / 'logs'}")
+                print(f"warning: exit codes {codes}; logs were in {dirs.local / 'logs'}")
     env.close()
     report(args, curve, reached)
 
 
 @contextlib.contextmanager
-def run_folder(keep: Path | None):
+def run_folder(keep: Location | None):
     """The folder the run writes to: `keep` (made now, kept), else a temporary one."""
     if keep is not None:
         keep.mkdir(parents=True)

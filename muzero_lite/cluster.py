@@ -29,7 +29,7 @@ from typing import Any
 from muzero_lite import interrupts
 from muzero_lite.cli import REPO_ROOT
 from muzero_lite.config import ConfigError
-from muzero_lite.launcher import spawn
+from muzero_lite.launcher import Command, run_commands, spawn
 from muzero_lite.paths import LOCAL_FOR_STORES, DataDirs
 from muzero_lite.storage import is_stored
 
@@ -47,10 +47,11 @@ UPLOAD_EXCLUDES = [".git", ".venv", "games", "gifs", "checkpoints", "runs", "log
 class Supervisor:
     """One entry script as a child process of a Ray actor; see the module's docstring."""
 
-    def __init__(self, name: str, script: str, args: list[str], local_dir: str):
+    def __init__(self, command: Command, local_dir: str):
         local = Path(local_dir).expanduser()  # on this node's disk
-        self.name, self.script, self.args = name, script, [*args, "--local-dir", str(local)]
-        self.log_path = local / "logs" / f"{name.replace(' ', '-')}.log"
+        self.name, self.script = command.name, command.script
+        self.args = [*command.args, "--local-dir", str(local)]
+        self.log_path = local / "logs" / command.log_name
         self.pid_path = self.log_path.with_suffix(".pid")
         self.metrics_path = local / "runs" / "train" / "metrics.csv"
         self.child = None
@@ -152,23 +153,20 @@ class RayRun:
         share = min(1.0, cpus / (workers + 1))  # fractional requests where the cluster is small
         gpu = 1.0 if resources.get("GPU", 0) >= 1 and train_device != "cpu" else 0.0
         self.where = f"{cpus:g} CPUs, {resources.get('GPU', 0):g} GPUs; {share:.2g} CPU a process"
-        common = ["--config", config, "--data-dir", str(dirs.root)]
-        for item in overrides:
-            common += ["--set", item]
         actor = ray.remote(max_restarts=MAX_RESTARTS, max_task_retries=-1, max_concurrency=4)(
             Supervisor
         )
-        trainer_args = [*common, "--resume", "--seed", str(seed)]
-        self.placed = [self._place(actor.options(num_cpus=share, num_gpus=gpu), "trainer",
-                                   "train.py", trainer_args, local)]  # fmt: skip
-        for i in range(workers):
-            args = [*common, "--worker-id", str(i), "--seed", str(seed)]
-            options = actor.options(num_cpus=share, scheduling_strategy="SPREAD")
-            self.placed.append(self._place(options, f"worker {i}", "selfplay.py", args, local))
+        self.placed = []
+        for command in run_commands(config, overrides, dirs.root, workers, seed):
+            if command.script == "train.py":
+                options = actor.options(num_cpus=share, num_gpus=gpu)
+            else:
+                options = actor.options(num_cpus=share, scheduling_strategy="SPREAD")
+            self.placed.append(self._place(options, command, local))
 
-    def _place(self, actor: Any, name: str, script: str, args: list[str], local: str) -> Placed:
-        handle = actor.remote(name, script, args, local)
-        return Placed(name, handle, handle.run.remote())
+    def _place(self, actor: Any, command: Command, local: str) -> Placed:
+        handle = actor.remote(command, local)
+        return Placed(command.name, handle, handle.run.remote())
 
     def trainer_metrics(self) -> dict[str, str]:
         try:

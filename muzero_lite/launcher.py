@@ -16,6 +16,7 @@ from pathlib import Path
 
 from muzero_lite.cli import REPO_ROOT
 from muzero_lite.paths import DataDirs
+from muzero_lite.storage import Location
 
 PR_SET_PDEATHSIG = 1
 
@@ -68,21 +69,41 @@ class LocalRun:
         return stop_all(self.children)
 
 
+@dataclass(frozen=True)
+class Command:
+    """One process of a run: its name, entry script, arguments and log file's name."""
+
+    name: str
+    script: str
+    args: list[str]
+    log_name: str
+
+
+def run_commands(
+    config: str, overrides: list[str], data_root: Location, workers: int, seed: int
+) -> list[Command]:
+    """A trainer (resuming from any checkpoint in the data folder) and `workers` self-play
+    workers on one data folder; each place that runs them adds its own `--local-dir`."""
+    common = ["--config", config, "--data-dir", str(data_root)]
+    for item in overrides:
+        common += ["--set", item]
+    commands = [Command("trainer", "train.py", [*common, "--resume", "--seed", str(seed)],
+                        "train.log")]  # fmt: skip
+    for i in range(workers):
+        args = [*common, "--worker-id", str(i), "--seed", str(seed)]
+        commands.append(Command(f"worker {i}", "selfplay.py", args, f"worker-{i}.log"))
+    return commands
+
+
 def start_run(
     config: str, overrides: list[str], dirs: DataDirs, workers: int, seed: int, logs: Path
 ) -> list[Child]:
-    """A trainer (resuming from any checkpoint in the data folder) and `workers` self-play
-    workers, on the same data folder and local folder."""
-    common = ["--config", config, "--data-dir", str(dirs.root), "--local-dir", str(dirs.local)]
-    for item in overrides:
-        common += ["--set", item]
-    children = [
-        spawn("trainer", "train.py", [*common, "--resume", "--seed", str(seed)], logs / "train.log")
+    """The processes of `run_commands` as children of this one, on the same local folder."""
+    local = ["--local-dir", str(dirs.local)]
+    return [
+        spawn(c.name, c.script, [*c.args, *local], logs / c.log_name)
+        for c in run_commands(config, overrides, dirs.root, workers, seed)
     ]
-    for i in range(workers):
-        args = [*common, "--worker-id", str(i), "--seed", str(seed)]
-        children.append(spawn(f"worker {i}", "selfplay.py", args, logs / f"worker-{i}.log"))
-    return children
 
 
 def stop_all(children: list[Child], timeout: float = 60.0) -> dict[str, int]:

@@ -268,3 +268,26 @@ def test_selfplay_and_training_on_an_s3_data_dir(root, endpoint, tmp_path):
     run("selfplay.py", "--games", "1", "--worker-id", "1")
     newest = max(p for p in (root / "games").glob("*-w01-*.npz"))
     assert load_game(newest).metadata.checkpoint_step == 20
+
+
+@pytest.mark.e2e
+def test_the_cartpole_benchmarks_keep_and_judge_a_run_on_a_store(root, endpoint, tmp_path):
+    env = {**CHILD_ENV, **S3_ENV, "AWS_ENDPOINT_URL": endpoint}
+    local = ["--local-dir", str(tmp_path / "local")]
+
+    def run(script, *args):
+        command = [sys.executable, script, *local, "--json", str(tmp_path / "out.json"), *args]
+        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
+                                timeout=300)  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads((tmp_path / "out.json").read_text())
+
+    learned = run("bench/learn_cartpole.py", "--keep-data", str(root), "--minutes", "0.4",
+                  "--eval-every", "12", "--episodes", "2", "--keep-going",
+                  "--csv", str(tmp_path / "curve.csv"), *FAST_TRAINER)  # fmt: skip
+    assert [n for n in names(root) if n in ("checkpoints", "games")] == ["checkpoints", "games"]
+    assert learned["final"]["train_steps"] > 0  # the bench read the checkpoints on the store
+    assert (tmp_path / "local" / "logs" / "train.log").exists()  # logs stay on this disk
+    judged = run("bench/checkpoint_sweep.py", "--data-dir", str(root), "--window", "0", "1000000",
+                 "--every", "1", "--episodes", "1", *FAST_TRAINER)  # fmt: skip
+    assert judged["checkpoints"] == len(list_checkpoints(root / "checkpoints")) > 0
