@@ -91,7 +91,7 @@ def train(args, overrides: list[str], dirs: DataDirs) -> None:
     """Trainer plus one worker until the games on disk hold `--env-steps` env steps."""
     monitor = RunMonitor(dirs)
     start = time.monotonic()
-    children = start_run(args.config, overrides, dirs, 1, args.seed, dirs.root / "logs")
+    children = start_run(args.config, overrides, dirs, 1, args.seed)
     try:
         while monitor.env_steps < args.env_steps:
             time.sleep(5)

@@ -85,7 +85,7 @@ def main() -> None:
         dirs = DataDirs(folder, args.local_dir)
         monitor = RunMonitor(dirs)
         start = time.monotonic()
-        children = start_run(args.config, args.overrides, dirs, 1, args.seed, dirs.local / "logs")
+        children = start_run(args.config, args.overrides, dirs, 1, args.seed)
         try:
             next_eval = args.eval_every
             while next_eval <= 60 * args.minutes + 1e-9:

@@ -213,9 +213,7 @@ def train_and_evaluate(
         snapshot = dirs.local / "config.toml"
         snapshot.write_text(config_text)
         start = time.monotonic()
-        children = start_run(
-            str(snapshot), overrides, dirs, args.workers, args.seed, dirs.local / "logs"
-        )
+        children = start_run(str(snapshot), overrides, dirs, args.workers, args.seed)
 
         def point(
             minutes: float,

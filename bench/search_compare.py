@@ -97,7 +97,7 @@ def search_cost(config: Config, moves: int, seed: int) -> dict[str, float]:
 def run_budget(args: argparse.Namespace, kind: str, data: Path) -> dict[str, int]:
     """Trainer and one self-play worker for `--minutes`, then SIGINT; their figures."""
     overrides = [f"search.kind={kind}", *args.overrides]
-    children = start_run(args.config, overrides, DataDirs(data), 1, args.seed, data / "logs")
+    children = start_run(args.config, overrides, DataDirs(data), 1, args.seed)
     deadline = time.monotonic() + 60 * args.minutes
     while time.monotonic() < deadline and all(c.process.poll() is None for c in children):
         time.sleep(1.0)

@@ -53,9 +53,8 @@ class LocalRun:
     """A trainer and workers as child processes of this launcher (see `start_run`)."""
 
     def __init__(self, config: str, overrides: list[str], dirs: DataDirs, workers: int, seed: int):
-        logs = dirs.local / "logs"
-        self.children = start_run(config, overrides, dirs, workers, seed, logs)
-        self.where = f"logs in {logs}"
+        self.children = start_run(config, overrides, dirs, workers, seed)
+        self.where = f"logs in {dirs.local / 'logs'}"
 
     def ended(self) -> dict[str, str]:
         """Children that exited, with their status and log."""
@@ -96,12 +95,13 @@ def run_commands(
 
 
 def start_run(
-    config: str, overrides: list[str], dirs: DataDirs, workers: int, seed: int, logs: Path
+    config: str, overrides: list[str], dirs: DataDirs, workers: int, seed: int
 ) -> list[Child]:
-    """The processes of `run_commands` as children of this one, on the same local folder."""
+    """The processes of `run_commands` as children of this one, on the same local folder, with
+    their logs in its logs/."""
     local = ["--local-dir", str(dirs.local)]
     return [
-        spawn(c.name, c.script, [*c.args, *local], logs / c.log_name)
+        spawn(c.name, c.script, [*c.args, *local], dirs.local / "logs" / c.log_name)
         for c in run_commands(config, overrides, dirs.root, workers, seed)
     ]
 
