@@ -68,44 +68,65 @@ def palette_indices(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
     Games of few colors (the NES draws from a master palette of 64) make one palette for the whole
     GIF, with every pixel an exact index into it: no quantizing, and cheaper than imageio's
-    per-frame quantization (BENCHMARKS.md, "Self-play speed"). The colors are found on every
-    8th pixel first, then each frame is mapped and checked; a color the sample missed costs one
-    more pass over all the pixels.
+    per-frame quantization (BENCHMARKS.md, "Self-play speed"). The colors of a sample of at most
+    65,536 pixels come first, in order of their codes; every block of frames is then mapped
+    through a table of all 2^24 codes and checked, and the colors a block shows that the sample
+    missed are added (after the others) before the block is mapped again. The table (16 MB) comes
+    zeroed from the system (`np.zeros`), so only the pages the colors fall on are ever written.
     """
     if stack.ndim != 4 or stack.shape[-1] != 3:
         return None
+    table = np.zeros(1 << 24, dtype=np.uint8)  # code -> index
+    colors = np.full(256, _NO_COLOR, dtype=np.uint32)  # index -> code; the first `count` used
     pixels = stack.reshape(-1, 3)
-    colors = np.unique(_codes(pixels[::8]))
-    index = _indices(stack, colors) if len(colors) <= 256 else None
-    if index is None and len(colors) <= 256:  # a color the sample missed
-        colors = np.unique(_codes(pixels))
-        index = _indices(stack, colors) if len(colors) <= 256 else None
-    return None if index is None else (_palette(colors), index)
-
-
-def _indices(stack: np.ndarray, colors: np.ndarray) -> np.ndarray | None:
-    """[T, H, W] uint8 positions of the pixels in `colors` (sorted 0xRRGGBB codes, at most 256),
-    or None where a pixel's color is not among them. Frame by frame, so that the int64 positions
-    stay one frame big."""
+    step = max(1, -(-len(pixels) // _SAMPLE))
+    count = _add(table, colors, 0, np.unique(_codes(pixels[::step])))
     index = np.empty(stack.shape[:3], dtype=np.uint8)
-    for t, frame in enumerate(stack):
-        codes = _codes(frame)
-        found = np.minimum(np.searchsorted(colors, codes), len(colors) - 1)
-        if not np.array_equal(colors[found], codes):
+    block = max(1, _BLOCK // max(1, stack.shape[1] * stack.shape[2]))  # frames mapped at once
+    for start in range(0, len(stack), block):
+        if count is None:
             return None
-        index[t] = found
-    return index
+        codes = _codes(stack[start : start + block])
+        found = table[codes]
+        missed = colors[found] != codes
+        if missed.any():
+            count = _add(table, colors, count, np.unique(codes[missed]))
+            found = table[codes]
+        index[start : start + block] = found
+    if count is None:
+        return None
+    return _palette(colors[:count]), index
 
 
-def _codes(pixels: np.ndarray) -> np.ndarray:
-    """[..., 3] uint8 -> [...] uint32 0xRRGGBB."""
-    red, green, blue = (pixels[..., i].astype(np.uint32) for i in range(3))
-    return (red << 16) | (green << 8) | blue
+_NO_COLOR = 1 << 24  # not a 24-bit code: a free entry of the palette never matches a pixel
+_SAMPLE = 1 << 16  # pixels sampled for the first colors
+_BLOCK = 1 << 20  # pixels mapped at once
+
+
+def _add(table: np.ndarray, colors: np.ndarray, count: int, new: np.ndarray) -> int | None:
+    """Give the codes `new` (none of them in `colors` yet) the next indices; the new count, or
+    None past 256 colors."""
+    if count + len(new) > len(colors):
+        return None
+    colors[count : count + len(new)] = new
+    table[new] = np.arange(count, count + len(new))
+    return count + len(new)
+
+
+def _codes(stack: np.ndarray) -> np.ndarray:
+    """[..., 3] uint8 -> [...] uint32 codes r + 256 g + 65536 b, read as unaligned little-endian
+    4-byte words at every third byte of a copy one byte longer (the fourth byte masked off):
+    two passes over the pixels, against seven for shifts and ors of the three channels."""
+    n = stack.size // 3
+    padded = np.empty(3 * n + 1, dtype=np.uint8)
+    padded[: 3 * n] = stack.reshape(-1)
+    words = np.ndarray((n,), dtype="<u4", buffer=padded, strides=(3,))
+    return (words & 0xFFFFFF).astype(np.uint32, copy=False).reshape(stack.shape[:-1])
 
 
 def _palette(colors: np.ndarray) -> np.ndarray:
-    """Sorted 0xRRGGBB codes [C] -> [C, 3] uint8."""
-    return np.stack([colors >> 16, (colors >> 8) & 255, colors & 255], axis=1).astype(np.uint8)
+    """Codes r + 256 g + 65536 b [C] -> [C, 3] uint8."""
+    return np.stack([colors & 255, (colors >> 8) & 255, colors >> 16], axis=1).astype(np.uint8)
 
 
 def update_best(best_dir: Location, gif: Location, metadata: GameMetadata) -> bool:

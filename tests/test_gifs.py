@@ -22,7 +22,7 @@ def test_a_gif_of_few_colors_keeps_every_pixel_exactly(tmp_path):
     rng = np.random.default_rng(0)
     colors = rng.integers(0, 256, (40, 3), dtype=np.uint8)
     stack = colors[rng.integers(0, 40, (6, 24, 32))]  # [6, 24, 32, 3] of 40 colors
-    stack[5, 23, 31] = (1, 2, 3)  # a color on a pixel the 1-in-8 sample does not see
+    stack[5, 23, 31] = (1, 2, 3)  # one pixel of a color of its own
     path = write_gif(list(stack), tmp_path / "game.gif", fps=15)
     np.testing.assert_array_equal(iio.imread(path)[..., :3], stack)
 
@@ -30,12 +30,30 @@ def test_a_gif_of_few_colors_keeps_every_pixel_exactly(tmp_path):
 def test_palette_indices_are_exact_and_give_up_past_256_colors():
     stack = np.array([[[[0, 0, 0], [255, 0, 7]], [[255, 0, 7], [0, 0, 9]]]], dtype=np.uint8)
     palette, index = palette_indices(stack)
-    np.testing.assert_array_equal(palette, [[0, 0, 0], [0, 0, 9], [255, 0, 7]])
-    np.testing.assert_array_equal(index, [[[0, 2], [2, 1]]])
+    # in order of their codes r + 256 g + 65536 b: 0, 459007 and 589824
+    np.testing.assert_array_equal(palette, [[0, 0, 0], [255, 0, 7], [0, 0, 9]])
+    np.testing.assert_array_equal(index, [[[0, 1], [1, 2]]])
     i = np.arange(257)
     many = np.stack([i % 256, i // 256, np.zeros_like(i)], axis=1).astype(np.uint8)[None, None]
     assert palette_indices(many) is None  # 257 colors
     assert palette_indices(many[:, :, :256]) is not None
+
+
+def test_palette_indices_find_the_colors_of_later_blocks_that_the_sample_missed():
+    stack = np.full((60, 200, 200, 3), 7, dtype=np.uint8)  # 26 frames a block of 2^20 pixels
+    stack[30, 7, 9] = (0, 0, 0)  # black (code 0, as the table's empty entries) in the second block
+    palette, index = palette_indices(stack)
+    np.testing.assert_array_equal(palette, [[7, 7, 7], [0, 0, 0]])
+    np.testing.assert_array_equal(palette[index], stack)
+    i = np.arange(1, 255)
+    more = np.stack([i, np.ones_like(i), np.zeros_like(i)], axis=1).astype(np.uint8)  # 254 more
+    stack[35, :2].reshape(-1, 3)[: len(more)] = more  # on two rows of frame 35
+    palette, index = palette_indices(stack)
+    assert len(palette) == 256
+    np.testing.assert_array_equal(palette[index], stack)
+    stack[27, 199, 199] = (255, 0, 0)  # a 257th color, in the second block of three
+    assert palette_indices(stack) is None
+    assert palette_indices(np.zeros((0, 4, 4, 3), dtype=np.uint8))[1].shape == (0, 4, 4)
 
 
 def test_grayscale_frames_go_to_imageio(tmp_path):
